@@ -1,0 +1,80 @@
+"""The one place where errors become HTTP: the spec's body, one status per code, no stack traces."""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException
+
+from engine import errors
+
+__all__ = ["error_response", "exception_handlers"]
+
+log = logging.getLogger("earshot.api")
+
+STATUS: dict[type[errors.EarshotError], int] = {
+    errors.Unauthorized: 401,
+    errors.InvalidParameter: 400,
+    errors.EmptyFile: 400,
+    errors.PayloadTooLarge: 413,
+    errors.UnsupportedMediaType: 415,
+    errors.NotFound: 404,
+    errors.ServiceUnavailable: 503,
+}
+
+_HTTP_CODES = {
+    400: "INVALID_PARAMETER",
+    401: "UNAUTHORIZED",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "RATE_LIMITED",
+    503: "SERVICE_UNAVAILABLE",
+}
+
+
+def error_response(code: str, message: str, status: int) -> Response[dict[str, object]]:
+    headers = {"WWW-Authenticate": 'Basic realm="earshot"'} if status == 401 else None
+    return Response(
+        {"error": {"code": code, "message": message, "status": status}},
+        status_code=status,
+        media_type=MediaType.JSON,
+        headers=headers,
+    )
+
+
+def status_of(exc: errors.EarshotError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]  # type: ignore[index]
+    return 500
+
+
+def _earshot(request: Request[object, object, object], exc: errors.EarshotError) -> Response[dict[str, object]]:
+    status = status_of(exc)
+    if status >= 500:
+        log.warning("request failed: %s %s: %s", request.method, request.url.path, exc.code)
+    return error_response(exc.code, exc.message, status)
+
+
+def _http(request: Request[object, object, object], exc: HTTPException) -> Response[dict[str, object]]:
+    status = exc.status_code
+    code = _HTTP_CODES.get(status, "INTERNAL_ERROR" if status >= 500 else "BAD_REQUEST")
+    message = exc.detail if status < 500 else "internal error"
+    if status == 404:
+        message = "no such route"
+    return error_response(code, str(message), status)
+
+
+def _unexpected(request: Request[object, object, object], exc: Exception) -> Response[dict[str, object]]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response("INTERNAL_ERROR", "internal error", 500)
+
+
+exception_handlers = {
+    errors.EarshotError: _earshot,
+    HTTPException: _http,
+    Exception: _unexpected,
+}

@@ -1,0 +1,5 @@
+import sys
+
+from earshot.cli import main
+
+sys.exit(main())

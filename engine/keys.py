@@ -1,0 +1,135 @@
+"""Tenants and API keys. Secrets are random, shown once, and stored only as salted SHA-256.
+
+A secret is 32 random bytes, so a fast hash is enough (there is nothing to brute-force as with
+passwords) and keeps authentication to one Redis GET per request; comparison is constant-time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from datetime import datetime
+
+import msgspec
+import redis
+
+from engine.clock import utc_now
+from engine.redis_index import redis_errors
+
+__all__ = ["ApiKey", "IssuedKey", "KeyStore", "Tenant", "hash_secret", "verify_secret"]
+
+
+class Tenant(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+    created_at: datetime
+
+
+class ApiKey(msgspec.Struct, kw_only=True):
+    key: str
+    tenant_id: str
+    salt: str
+    secret_hash: str
+    created_at: datetime
+
+
+class IssuedKey(msgspec.Struct, kw_only=True):
+    tenant_id: str
+    tenant_name: str
+    api_key: str
+    api_secret: str
+
+
+def hash_secret(secret: str, salt: str) -> str:
+    return hashlib.sha256(bytes.fromhex(salt) + secret.encode()).hexdigest()
+
+
+def verify_secret(secret: str, key: ApiKey) -> bool:
+    return hmac.compare_digest(hash_secret(secret, key.salt), key.secret_hash)
+
+
+_enc = msgspec.json.Encoder()
+_dec_key = msgspec.json.Decoder(ApiKey)
+_dec_tenant = msgspec.json.Decoder(Tenant)
+
+
+class KeyStore:
+    def __init__(self, client: redis.Redis, prefix: str = "earshot") -> None:
+        self._r = client
+        self._p = prefix
+
+    def tenant_by_name(self, name: str, *, create: bool = False) -> Tenant | None:
+        name_key = f"{self._p}:tenant-name:{name}"
+        with redis_errors():
+            tenant_id = self._r.get(name_key)
+            if tenant_id is None:
+                if not create:
+                    return None
+                tenant = Tenant(id=str(uuid.uuid4()), name=name, created_at=utc_now())
+                # SET NX: two concurrent creates of the same name end with one tenant.
+                if self._r.set(name_key, tenant.id, nx=True):
+                    self._r.set(f"{self._p}:tenant:{tenant.id}", _enc.encode(tenant))
+                    return tenant
+                tenant_id = self._r.get(name_key)
+            raw = self._r.get(f"{self._p}:tenant:{tenant_id.decode()}")  # type: ignore[union-attr]
+        return None if raw is None else _dec_tenant.decode(raw)  # type: ignore[arg-type]
+
+    def create(self, tenant_name: str) -> IssuedKey:
+        tenant = self.tenant_by_name(tenant_name, create=True)
+        assert tenant is not None
+        api_key = "ek_" + secrets.token_urlsafe(18)
+        secret = "es_" + secrets.token_urlsafe(32)
+        salt = secrets.token_hex(16)
+        record = ApiKey(
+            key=api_key, tenant_id=tenant.id, salt=salt, secret_hash=hash_secret(secret, salt), created_at=utc_now()
+        )
+        with redis_errors():
+            pipe = self._r.pipeline(transaction=True)
+            pipe.set(f"{self._p}:key:{api_key}", _enc.encode(record))
+            pipe.sadd(f"{self._p}:t:{tenant.id}:keys", api_key)
+            pipe.execute()
+        return IssuedKey(tenant_id=tenant.id, tenant_name=tenant.name, api_key=api_key, api_secret=secret)
+
+    def authenticate(self, api_key: str, secret: str) -> str | None:
+        """The tenant id of a valid pair, else None."""
+        if len(api_key) > 128 or len(secret) > 256:
+            return None
+        with redis_errors():
+            raw = self._r.get(f"{self._p}:key:{api_key}")
+        if raw is None:
+            # Spend the same hashing work as a known key, so timing does not reveal which keys exist.
+            hash_secret(secret, "00" * 16)
+            return None
+        record = _dec_key.decode(raw)  # type: ignore[arg-type]
+        return record.tenant_id if verify_secret(secret, record) else None
+
+    def list(self, tenant_name: str | None = None) -> list[tuple[ApiKey, Tenant | None]]:
+        with redis_errors():
+            keys = [k for k in self._r.scan_iter(match=f"{self._p}:key:*", count=500)]
+            raws = self._r.mget(keys) if keys else []
+        out = []
+        for raw in raws:
+            if raw is None:
+                continue
+            record = _dec_key.decode(raw)
+            with redis_errors():
+                traw = self._r.get(f"{self._p}:tenant:{record.tenant_id}")
+            tenant = None if traw is None else _dec_tenant.decode(traw)  # type: ignore[arg-type]
+            if tenant_name is None or (tenant is not None and tenant.name == tenant_name):
+                out.append((record, tenant))
+        out.sort(key=lambda pair: pair[0].created_at)
+        return out
+
+    def revoke(self, api_key: str) -> bool:
+        with redis_errors():
+            raw = self._r.get(f"{self._p}:key:{api_key}")
+            if raw is None:
+                return False
+            record = _dec_key.decode(raw)  # type: ignore[arg-type]
+            pipe = self._r.pipeline(transaction=True)
+            pipe.delete(f"{self._p}:key:{api_key}")
+            pipe.srem(f"{self._p}:t:{record.tenant_id}:keys", api_key)
+            pipe.execute()
+        return True

@@ -1,0 +1,186 @@
+"""One transcription job, written to run twice: fetch → probe → decode → transcribe → store.
+
+Every write goes through `Index.update(..., expect=PROCESSING)`, so a run for a recording that was
+deleted, or already finished by another run, changes nothing; a transcript written by a run that
+lost that race is removed again. Permanent problems (`JobFailure`) end the recording `failed`;
+`ServiceUnavailable` propagates so that the queue retries the job later.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+
+from engine import audio
+from engine.clock import utc_now
+from engine.errors import AudioTooLong, JobFailure, TranscriptionError
+from engine.index import Index
+from engine.languages import language_name
+from engine.recordings import Features, Recording, RecordingError, Status, transcript_key
+from engine.settings import Settings
+from engine.storage import Storage
+from engine.transcriber import TranscribeOptions, Transcriber, segment_confidence
+from engine.transcripts import Transcription, weighted_confidence
+
+__all__ = ["TranscriptionJob", "transcription_id_for"]
+
+log = logging.getLogger("earshot.pipeline")
+_encode = msgspec.json.Encoder().encode
+_NS = uuid.UUID("5f0e8d8e-6a3e-4f0c-9a34-2f1c1e0f7a11")
+
+
+def transcription_id_for(recording_id: str) -> str:
+    """Stable per recording, so that a rerun writes the same document, not a second one."""
+    return str(uuid.uuid5(_NS, recording_id))
+
+
+class TranscriptionJob:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        index: Index,
+        storage: Storage,
+        transcriber_for: Callable[[str], Transcriber],
+    ) -> None:
+        self._settings = settings
+        self._index = index
+        self._storage = storage
+        self._transcriber_for = transcriber_for
+
+    def run(self, recording_id: str) -> Status | None:
+        """Transcribe one recording; returns its final status, or None if there was nothing to do."""
+        recording = self._index.get(recording_id)
+        if recording is None or recording.status != Status.PROCESSING:
+            log.info("skip", extra={"recording_id": recording_id, "reason": "deleted or done"})
+            return None
+        with tempfile.TemporaryDirectory(prefix="earshot-") as tmp:
+            try:
+                return self._transcribe(recording, Path(tmp) / "audio")
+            except JobFailure as exc:
+                return self._fail(recording, exc)
+
+    def _transcribe(self, recording: Recording, path: Path) -> Status | None:
+        if not self._storage.download(recording.s3_key, path):
+            # The audio is gone: deleted while queued. Nothing to bring back.
+            log.info("skip", extra={"recording_id": recording.id, "reason": "audio object missing"})
+            return None
+        info = audio.probe(path)
+        probed = msgspec.structs.replace(
+            recording,
+            duration_seconds=info.duration_seconds,
+            sample_rate=info.sample_rate,
+            channels=info.channels,
+            bit_rate=info.bit_rate,
+            audio_codec=info.audio_codec,
+            audio_format=_format_of(recording.audio_format, info.format_names),
+            updated_at=utc_now(),
+        )
+        if not self._index.update(probed):
+            return None
+        recording = probed
+        if info.duration_seconds and info.duration_seconds > self._settings.max_audio_seconds:
+            raise AudioTooLong(
+                f"the audio lasts {info.duration_seconds:.0f} s; the limit is "
+                f"{self._settings.max_audio_seconds:.0f} s"
+            )
+        samples = audio.decode(path)
+        decoded_seconds = round(samples.size / audio.SAMPLE_RATE, 3)
+        if decoded_seconds > self._settings.max_audio_seconds:
+            raise AudioTooLong(f"the audio lasts {decoded_seconds:.0f} s")
+
+        features = recording.features or Features(model=self._settings.model)
+        transcriber = self._transcriber_for(features.model)
+        options = TranscribeOptions(
+            language=None if features.language == "auto" else features.language,
+            word_timestamps=features.word_timestamps,
+            initial_prompt=features.initial_prompt,
+            beam_size=self._settings.beam_size,
+            vad_filter=self._settings.vad_filter,
+        )
+        started = time.perf_counter()
+        try:
+            result = transcriber.transcribe(samples, options)
+        except (RuntimeError, ValueError, MemoryError) as exc:
+            log.exception("model failed", extra={"recording_id": recording.id})
+            raise TranscriptionError(f"the model failed: {type(exc).__name__}") from None
+        elapsed_ms = int((time.perf_counter() - started) * 1000)
+
+        now = utc_now()
+        duration = recording.duration_seconds or decoded_seconds
+        transcription = Transcription(
+            id=transcription_id_for(recording.id),
+            recording_id=recording.id,
+            tenant_id=recording.tenant_id,
+            text=result.text,
+            confidence=weighted_confidence(result.words) if result.words else segment_confidence(result.segments),
+            language=language_name(result.language),
+            language_code=result.language,
+            language_probability=result.language_probability,
+            model=transcriber.name,
+            device=transcriber.device,
+            compute_type=transcriber.compute_type,
+            processing_duration_ms=elapsed_ms,
+            duration_seconds=duration,
+            words=result.words,
+            segments=result.segments,
+            created_at=now,
+            updated_at=now,
+        )
+        key = transcript_key(recording.tenant_id, recording.id)
+        self._storage.put_bytes(key, _encode(transcription), "application/json")
+        done = msgspec.structs.replace(
+            recording,
+            status=Status.TRANSCRIBED,
+            duration_seconds=duration,
+            updated_at=now,
+            processed_at=now,
+        )
+        if not self._index.update(done):
+            # Deleted while we worked (or finished by another run): leave no transcript behind
+            # unless that other run owns it.
+            current = self._index.get(recording.id)
+            if current is None:
+                self._storage.delete(key)
+            return None
+        log.info(
+            "transcribed",
+            extra={"recording_id": recording.id, "tenant_id": recording.tenant_id, "ms": elapsed_ms},
+        )
+        return Status.TRANSCRIBED
+
+    def fail(self, recording_id: str, exc: JobFailure) -> Status | None:
+        """End a recording `failed` with `exc`'s code (no-op if it is gone or already done)."""
+        recording = self._index.get(recording_id)
+        return None if recording is None else self._fail(recording, exc)
+
+    def _fail(self, recording: Recording, exc: JobFailure) -> Status | None:
+        current = self._index.get(recording.id) or recording
+        now = utc_now()
+        failed = msgspec.structs.replace(
+            current,
+            status=Status.FAILED,
+            error=RecordingError(code=exc.code, message=exc.message),
+            updated_at=now,
+            processed_at=now,
+        )
+        if not self._index.update(failed):
+            return None
+        log.info(
+            "failed",
+            extra={"recording_id": recording.id, "tenant_id": recording.tenant_id, "code": exc.code},
+        )
+        return Status.FAILED
+
+
+def _format_of(uploaded: str | None, probed: list[str]) -> str | None:
+    """Keep the upload's extension when ffprobe agrees it is one of the container's names."""
+    if uploaded and uploaded in probed:
+        return uploaded
+    return probed[0] if probed else uploaded

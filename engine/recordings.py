@@ -1,0 +1,121 @@
+"""The Recording: what was uploaded, what the worker learnt about it, and where it stands."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+import msgspec
+
+from engine.errors import InvalidCustomTags
+
+__all__ = [
+    "Features",
+    "Recording",
+    "RecordingError",
+    "Status",
+    "audio_key",
+    "transcript_key",
+    "validate_custom_tags",
+]
+
+
+class Status(StrEnum):
+    PROCESSING = "processing"
+    TRANSCRIBED = "transcribed"
+    FAILED = "failed"
+
+
+class RecordingError(msgspec.Struct, kw_only=True):
+    code: str
+    message: str
+
+
+class Features(msgspec.Struct, kw_only=True):
+    """What the caller asked for; the worker transcribes with exactly these."""
+
+    language: str = "auto"
+    model: str = "tiny.en"
+    word_timestamps: bool = True
+    initial_prompt: str | None = None
+
+
+class Recording(msgspec.Struct, kw_only=True):
+    """Field order is the spec's, so responses read like its examples."""
+
+    id: str
+    tenant_id: str
+    user_id: str | None = None
+    original_filename: str | None = None
+    s3_key: str
+    s3_bucket: str
+    duration_seconds: float | None = None
+    file_size_bytes: int | None = None
+    audio_format: str | None = None
+    sample_rate: int | None = None
+    channels: int | None = None
+    bit_rate: int | None = None
+    audio_codec: str | None = None
+    status: Status = Status.PROCESSING
+    features: Features | None = None
+    client_ip: str | None = None
+    user_agent: str | None = None
+    upload_source: str | None = None
+    custom_tags: dict[str, str] | None = None
+    error: RecordingError | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    processed_at: datetime | None = None
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def audio_key(tenant_id: str, recording_id: str, ext: str) -> str:
+    return f"{tenant_id}/{recording_id}.{ext}"
+
+
+def transcript_key(tenant_id: str, recording_id: str) -> str:
+    return f"{tenant_id}/{recording_id}.transcript.json"
+
+
+_TAG_KEY = re.compile(r"[A-Za-z0-9_-]{1,32}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+MAX_TAGS = 10
+MAX_TAG_VALUE = 128
+MAX_TAGS_BYTES = 1024
+
+
+def validate_custom_tags(raw: str | bytes | None) -> dict[str, str] | None:
+    """Parse and check custom_tags against the seed's limits; every breach names the key."""
+    if raw is None or raw in ("", b""):
+        return None
+    try:
+        tags = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        raise InvalidCustomTags("custom_tags must be a JSON object of string values") from None
+    if not isinstance(tags, dict):
+        raise InvalidCustomTags("custom_tags must be a JSON object of string values")
+    if len(tags) > MAX_TAGS:
+        raise InvalidCustomTags(f"custom_tags has {len(tags)} keys; at most {MAX_TAGS} are allowed")
+    for key, value in tags.items():
+        if not _TAG_KEY.fullmatch(key):
+            raise InvalidCustomTags(
+                f"custom_tags key {key[:40]!r} must be 1-32 characters of A-Z a-z 0-9 _ -"
+            )
+        if not isinstance(value, str):
+            raise InvalidCustomTags(f"custom_tags value of {key!r} must be a string")
+        if len(value) > MAX_TAG_VALUE:
+            raise InvalidCustomTags(f"custom_tags value of {key!r} is longer than {MAX_TAG_VALUE} characters")
+        if _CONTROL.search(value):
+            raise InvalidCustomTags(f"custom_tags value of {key!r} contains control characters")
+    size = len(msgspec.json.encode(tags))
+    if size > MAX_TAGS_BYTES:
+        last = next(reversed(tags))
+        raise InvalidCustomTags(
+            f"custom_tags serializes to {size} bytes (limit {MAX_TAGS_BYTES}); the key {last!r} crosses it"
+        )
+    return tags

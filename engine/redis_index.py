@@ -1,0 +1,140 @@
+"""RedisIndex: one JSON value per recording plus a sorted set per tenant and per (tenant, status).
+
+Scores are created_at in epoch milliseconds. A page is two ZCOUNTs and one ZREVRANGE by rank, so
+its cost is O(log n + page size) whatever the tenant's size: no scan, no offset walk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import msgspec
+import redis
+
+from engine.errors import ServiceUnavailable
+from engine.index import PageQuery, score_of
+from engine.recordings import Recording, Status
+
+__all__ = ["RedisIndex", "redis_errors", "redis_from_url"]
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder(Recording).decode
+
+
+def redis_from_url(url: str) -> redis.Redis:
+    """A client that fails fast: an outage must be an error within seconds, never a hang."""
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=3,
+        socket_timeout=10,
+        health_check_interval=15,
+        retry_on_timeout=False,
+    )
+
+
+@contextmanager
+def redis_errors() -> Iterator[None]:
+    try:
+        yield
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise ServiceUnavailable("redis is unavailable") from exc
+    except redis.BusyLoadingError as exc:  # pragma: no cover - depends on a restart in progress
+        raise ServiceUnavailable("redis is loading its data") from exc
+
+
+class RedisIndex:
+    def __init__(self, client: redis.Redis, prefix: str = "earshot") -> None:
+        self._r = client
+        self._p = prefix
+
+    def _rec(self, recording_id: str) -> str:
+        return f"{self._p}:rec:{recording_id}"
+
+    def _all(self, tenant_id: str) -> str:
+        return f"{self._p}:t:{tenant_id}:recs"
+
+    def _by_status(self, tenant_id: str, status: Status) -> str:
+        return f"{self._p}:t:{tenant_id}:st:{status.value}"
+
+    def add(self, recording: Recording) -> None:
+        score = score_of(recording)
+        with redis_errors():
+            pipe = self._r.pipeline(transaction=True)
+            pipe.set(self._rec(recording.id), _encode(recording))
+            pipe.zadd(self._all(recording.tenant_id), {recording.id: score})
+            pipe.zadd(self._by_status(recording.tenant_id, recording.status), {recording.id: score})
+            pipe.execute()
+
+    def get(self, recording_id: str) -> Recording | None:
+        with redis_errors():
+            raw = self._r.get(self._rec(recording_id))
+        return None if raw is None else _decode(raw)  # type: ignore[arg-type]
+
+    def update(self, recording: Recording, *, expect: Status | None = Status.PROCESSING) -> bool:
+        key = self._rec(recording.id)
+        with redis_errors(), self._r.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    pipe.watch(key)
+                    raw = pipe.get(key)
+                    if raw is None:
+                        return False
+                    current = _decode(raw)  # type: ignore[arg-type]
+                    if expect is not None and current.status != expect:
+                        return False
+                    pipe.multi()
+                    pipe.set(key, _encode(recording))
+                    if current.status != recording.status:
+                        score = score_of(recording)
+                        pipe.zrem(self._by_status(recording.tenant_id, current.status), recording.id)
+                        pipe.zadd(self._by_status(recording.tenant_id, recording.status), {recording.id: score})
+                    pipe.execute()
+                    return True
+                except redis.WatchError:
+                    continue
+
+    def delete(self, recording_id: str) -> Recording | None:
+        key = self._rec(recording_id)
+        with redis_errors(), self._r.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    pipe.watch(key)
+                    raw = pipe.get(key)
+                    if raw is None:
+                        return None
+                    current = _decode(raw)  # type: ignore[arg-type]
+                    pipe.multi()
+                    pipe.delete(key)
+                    pipe.zrem(self._all(current.tenant_id), recording_id)
+                    for status in Status:
+                        pipe.zrem(self._by_status(current.tenant_id, status), recording_id)
+                    pipe.execute()
+                    return current
+                except redis.WatchError:
+                    continue
+
+    def page(self, query: PageQuery) -> tuple[list[Recording], int]:
+        key = (
+            self._all(query.tenant_id)
+            if query.status is None
+            else self._by_status(query.tenant_id, query.status)
+        )
+        low = "-inf" if query.from_ms is None else str(query.from_ms)
+        high = "+inf" if query.to_ms is None else str(query.to_ms)
+        with redis_errors():
+            pipe = self._r.pipeline(transaction=False)
+            pipe.zcount(key, low, high)
+            pipe.zcount(key, f"({high}" if query.to_ms is not None else "(+inf", "+inf")
+            total, newer = pipe.execute()
+            start = newer + query.offset
+            stop = newer + min(query.offset + query.limit, total) - 1
+            if query.offset >= total or stop < start:
+                return [], total
+            ids = self._r.zrevrange(key, start, stop)
+            raws = self._r.mget([self._rec(i.decode()) for i in ids]) if ids else []
+        return [_decode(raw) for raw in raws if raw is not None], total
+
+    def ping(self) -> None:
+        with redis_errors():
+            self._r.ping()

@@ -1,0 +1,121 @@
+"""The one typed settings object, read once from ``EARSHOT_*`` environment variables.
+
+Every field is documented by its ``Meta(description=...)``; ``describe()`` turns those into the
+table in the README, and a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
+
+__all__ = ["CLIENT_VARS", "PREFIX", "Settings", "SettingsError", "describe"]
+
+PREFIX = "EARSHOT_"
+CLIENT_VARS = frozenset({"EARSHOT_URL", "EARSHOT_API_KEY", "EARSHOT_API_SECRET"})
+"""Read by clients (curl examples, the Python client), not by the server: ignored here."""
+
+GiB = 1024**3
+
+
+class SettingsError(ValueError):
+    """An ``EARSHOT_*`` variable could not be turned into a setting."""
+
+
+class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    redis_url: Annotated[str, Meta(description="Redis for the index, API keys and the job queue.")] = (
+        "redis://127.0.0.1:6379/0"
+    )
+    s3_endpoint: Annotated[str, Meta(description="S3 endpoint as host:port (MinIO or any S3 server).")] = (
+        "127.0.0.1:9000"
+    )
+    s3_access_key: Annotated[str, Meta(description="S3 access key.")] = "earshot"
+    s3_secret_key: Annotated[str, Meta(description="S3 secret key.")] = "earshot-dev-secret"
+    s3_bucket: Annotated[str, Meta(description="Bucket for audio and transcripts; created if missing.")] = (
+        "earshot-audio"
+    )
+    s3_secure: Annotated[bool, Meta(description="Use HTTPS to reach the S3 endpoint.")] = False
+    s3_region: Annotated[str, Meta(description="S3 region (empty: the server's default).")] = ""
+    api_host: Annotated[str, Meta(description="Address the API listens on.")] = "127.0.0.1"
+    api_port: Annotated[int, Meta(ge=1, le=65535, description="Port the API listens on.")] = 8000
+    max_upload_bytes: Annotated[
+        int, Meta(ge=1, description="Largest accepted upload in bytes; larger is 413 while streaming.")
+    ] = GiB
+    max_audio_seconds: Annotated[
+        float, Meta(gt=0, description="Longest accepted audio; longer ends failed with AUDIO_TOO_LONG.")
+    ] = 6 * 3600.0
+    model: Annotated[
+        str, Meta(description="Default model: a bundled name (tiny.en), a CTranslate2 directory or a HF id.")
+    ] = "tiny.en"
+    device: Annotated[str, Meta(description="Where workers run the model: cpu, cuda or auto.")] = "cpu"
+    compute_type: Annotated[
+        str, Meta(description="CTranslate2 compute type; 'default' is int8 on CPU and float16 on CUDA.")
+    ] = "default"
+    cpu_threads: Annotated[
+        int, Meta(ge=0, description="CPU threads per worker process; 0 picks cores / processes.")
+    ] = 0
+    beam_size: Annotated[int, Meta(ge=1, le=20, description="Beam size for decoding.")] = 5
+    vad_filter: Annotated[bool, Meta(description="Skip non-speech with Silero VAD before decoding.")] = False
+    worker_processes: Annotated[
+        int, Meta(ge=1, description="Worker processes started by `earshot worker` (and `earshot up`).")
+    ] = 1
+    queues: Annotated[
+        str, Meta(description="Comma-separated queues a worker consumes (transcription queue by default).")
+    ] = "transcribe"
+    job_time_limit_s: Annotated[
+        int, Meta(ge=60, description="Hard time limit of one transcription job in seconds.")
+    ] = 6 * 3600
+    job_max_retries: Annotated[
+        int, Meta(ge=0, description="Retries of a job after transient failures (Redis or S3 down).")
+    ] = 20
+    data_dir: Annotated[
+        str, Meta(description="Where `earshot up` keeps Redis and S3 data, logs and stack.env.")
+    ] = ".earshot"
+    log_level: Annotated[str, Meta(description="Log level: DEBUG, INFO, WARNING or ERROR.")] = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``EARSHOT_*`` variables (unknown ones are an error: typos matter)."""
+        env = os.environ if env is None else env
+        fields = set(cls.__struct_fields__)
+        raw: dict[str, Any] = {}
+        for name, value in env.items():
+            if not name.startswith(PREFIX) or name in CLIENT_VARS:
+                continue
+            field = name[len(PREFIX) :].lower()
+            if field not in fields:
+                raise SettingsError(f"unknown setting {name}")
+            raw[field] = value
+        raw.update(overrides)
+        try:
+            return msgspec.convert(raw, cls, strict=False)
+        except msgspec.ValidationError as exc:
+            raise SettingsError(f"invalid setting: {exc}") from None
+
+    def to_env(self) -> dict[str, str]:
+        """The ``EARSHOT_*`` variables that reproduce these settings in another process."""
+        out: dict[str, str] = {}
+        for field in self.__struct_fields__:
+            value = getattr(self, field)
+            out[PREFIX + field.upper()] = str(value).lower() if isinstance(value, bool) else str(value)
+        return out
+
+    @property
+    def queue_list(self) -> list[str]:
+        return [q.strip() for q in self.queues.split(",") if q.strip()]
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """(variable, default, description) for every setting, in declaration order."""
+    info = msgspec.inspect.type_info(Settings)
+    assert isinstance(info, msgspec.inspect.StructType)
+    rows = []
+    for field in info.fields:
+        schema = getattr(field.type, "extra_json_schema", None) or {}
+        text = schema.get("description", "")
+        rows.append((PREFIX + field.name.upper(), repr(field.default), text))
+    return rows

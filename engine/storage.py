@@ -1,0 +1,79 @@
+"""Object storage for audio and transcripts.
+
+`MemoryStorage` is the fake for unit tests; `engine.s3.S3Storage` talks to MinIO or any S3 server.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Protocol
+
+__all__ = ["MemoryStorage", "Readable", "Storage"]
+
+
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class Storage(Protocol):
+    bucket: str
+
+    def ensure_bucket(self) -> None: ...
+
+    def put_stream(self, key: str, stream: Readable, content_type: str) -> int:
+        """Store everything `stream.read` yields until b""; returns the byte count. Memory use
+        is bounded by one multipart part, whatever the size. If `stream.read` raises, nothing is
+        stored and the error propagates."""
+
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    def get_bytes(self, key: str) -> bytes | None: ...
+
+    def download(self, key: str, path: Path) -> bool:
+        """Write the object to `path`; False if it does not exist."""
+
+    def delete(self, key: str) -> None:
+        """Remove the object; a missing object is not an error."""
+
+    def ping(self) -> None: ...
+
+
+class MemoryStorage:
+    def __init__(self, bucket: str = "memory") -> None:
+        self.bucket = bucket
+        self.objects: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def ensure_bucket(self) -> None:
+        return None
+
+    def put_stream(self, key: str, stream: Readable, content_type: str) -> int:
+        chunks = []
+        while chunk := stream.read(65536):
+            chunks.append(chunk)
+        data = b"".join(chunks)
+        with self._lock:
+            self.objects[key] = data
+        return len(data)
+
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        with self._lock:
+            self.objects[key] = bytes(data)
+
+    def get_bytes(self, key: str) -> bytes | None:
+        return self.objects.get(key)
+
+    def download(self, key: str, path: Path) -> bool:
+        data = self.objects.get(key)
+        if data is None:
+            return False
+        path.write_bytes(data)
+        return True
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self.objects.pop(key, None)
+
+    def ping(self) -> None:
+        return None

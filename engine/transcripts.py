@@ -1,0 +1,61 @@
+"""The Transcription document: text, words with timings and confidence, segments."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+__all__ = ["Segment", "Transcription", "Word", "weighted_confidence"]
+
+
+class Word(msgspec.Struct, kw_only=True):
+    word: str
+    start: float
+    end: float
+    confidence: float
+
+
+class Segment(msgspec.Struct, kw_only=True):
+    id: int
+    start: float
+    end: float
+    text: str
+    avg_logprob: float
+    no_speech_prob: float
+
+
+class Transcription(msgspec.Struct, kw_only=True):
+    id: str
+    recording_id: str
+    tenant_id: str
+    text: str
+    confidence: float
+    language: str | None
+    language_code: str | None
+    language_probability: float | None
+    provider: str = "faster-whisper"
+    model: str
+    device: str
+    compute_type: str
+    processing_duration_ms: int
+    duration_seconds: float | None
+    words: list[Word] = msgspec.field(default_factory=list)
+    segments: list[Segment] = msgspec.field(default_factory=list)
+    created_at: datetime
+    updated_at: datetime
+
+
+def weighted_confidence(words: list[Word]) -> float:
+    """The spec's overall confidence: word confidences weighted by word duration.
+
+    Zero-length words (the model sometimes emits them) still count, with a 10 ms floor, so that a
+    transcript of only such words is not divided by zero. No words at all is confidence 0.
+    """
+    total = 0.0
+    weight = 0.0
+    for w in words:
+        d = max(w.end - w.start, 0.01)
+        total += w.confidence * d
+        weight += d
+    return round(total / weight, 4) if weight else 0.0

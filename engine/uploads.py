@@ -1,0 +1,280 @@
+"""Streaming multipart uploads: the body goes from the socket to object storage part by part.
+
+The request body is parsed incrementally (`multipart.PushMultipartParser`); the `file` part's bytes
+are handed through a small bounded queue to a thread that runs `Storage.put_stream`. Memory use is
+one multipart part plus the queue, whatever the upload's size. Nothing touches storage until the
+first byte of the file arrives, so an empty file stores nothing; a failure at any point (too large,
+malformed, client gone) aborts the object so no half-written audio is left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import re
+import threading
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+from multipart import MultipartError, MultipartSegment, PushMultipartParser, parse_options_header
+
+from engine.errors import EmptyFile, InvalidParameter, PayloadTooLarge, UnsupportedMediaType
+from engine.storage import Storage
+
+__all__ = ["ReceivedUpload", "StreamingPut", "receive_multipart", "safe_filename"]
+
+MAX_FIELD_BYTES = 16 * 1024
+_QUEUE_CHUNKS = 32
+
+_EXT_BY_TYPE = {
+    "audio/webm": "webm",
+    "video/webm": "webm",
+    "audio/ogg": "ogg",
+    "audio/opus": "opus",
+    "audio/mpeg": "mp3",
+    "audio/mp3": "mp3",
+    "audio/wav": "wav",
+    "audio/x-wav": "wav",
+    "audio/wave": "wav",
+    "audio/flac": "flac",
+    "audio/x-flac": "flac",
+    "audio/mp4": "m4a",
+    "audio/x-m4a": "m4a",
+    "audio/aac": "aac",
+}
+_EXT = re.compile(r"[a-z0-9]{1,10}")
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def safe_filename(raw: str | None) -> str | None:
+    """The client's filename as a label only: no directories, no control characters, bounded.
+    It is never used as a path; objects are named by recording id."""
+    if not raw:
+        return None
+    name = _UNSAFE.sub("", raw).replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if name in ("", ".", ".."):
+        return None
+    return name[:255]
+
+
+def extension_for(filename: str | None, content_type: str | None) -> str | None:
+    if filename:
+        ext = PurePosixPath(filename).suffix.lower().lstrip(".")
+        if _EXT.fullmatch(ext):
+            return ext
+    if content_type:
+        return _EXT_BY_TYPE.get(content_type.lower())
+    return None
+
+
+class _Abort:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+class _QueueReader:
+    """The blocking `read` side of the pipe, used by the storage thread."""
+
+    def __init__(self, q: queue.Queue[bytes | _Abort | None]) -> None:
+        self._q = q
+        self._buf = b""
+        self._eof = False
+
+    def read(self, size: int = -1, /) -> bytes:
+        while not self._eof and (size < 0 or len(self._buf) < size):
+            item = self._q.get()
+            if item is None:
+                self._eof = True
+            elif isinstance(item, _Abort):
+                raise item.exc
+            else:
+                self._buf += item
+                if size >= 0 and len(self._buf) >= size:
+                    break
+        if size < 0:
+            out, self._buf = self._buf, b""
+        else:
+            out, self._buf = self._buf[:size], self._buf[size:]
+        return out
+
+
+class UploadAborted(Exception):
+    """Raised inside the storage thread so that the client aborts the multipart upload."""
+
+
+class StreamingPut:
+    """Feeds bytes from async code into `storage.put_stream` running in a worker thread."""
+
+    def __init__(self, storage: Storage, key: str, content_type: str, limit: int) -> None:
+        self.key = key
+        self.size = 0
+        self._storage = storage
+        self._content_type = content_type
+        self._limit = limit
+        self._q: queue.Queue[bytes | _Abort | None] = queue.Queue(maxsize=_QUEUE_CHUNKS)
+        self._future: Future[int] | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._future is not None
+
+    async def write(self, chunk: bytes) -> None:
+        if not chunk:
+            return
+        self.size += len(chunk)
+        if self.size > self._limit:
+            await self.abort()
+            raise PayloadTooLarge(f"the file is larger than the limit of {self._limit} bytes")
+        if self._future is None:
+            reader = _QueueReader(self._q)
+            self._future = _run_in_thread(self._storage.put_stream, self.key, reader, self._content_type)
+        await self._put(chunk)
+
+    async def finish(self) -> int:
+        """Wait until the object is stored; returns its size."""
+        if self._future is None:
+            return 0
+        await self._put(None)
+        return await asyncio.wrap_future(self._future)
+
+    async def abort(self) -> None:
+        """Stop the upload; the storage client aborts its multipart upload, so nothing remains."""
+        future, self._future = self._future, None
+        if future is None:
+            return
+        try:
+            await self._put(_Abort(UploadAborted("upload aborted")), future)
+            await asyncio.wrap_future(future)
+        except Exception:  # noqa: BLE001 - the error that made us abort is the one to report
+            pass
+
+    async def _put(self, item: bytes | _Abort | None, future: Future[int] | None = None) -> None:
+        future = future or self._future
+        assert future is not None
+        while True:
+            if future.done():
+                # The storage thread stopped early (storage down): surface its error, if any.
+                future.result()
+                return
+            try:
+                self._q.put_nowait(item)
+                return
+            except queue.Full:
+                await asyncio.sleep(0.002)
+
+
+def _run_in_thread(fn: Callable[..., int], *args: Any) -> Future[int]:
+    future: Future[int] = Future()
+
+    def runner() -> None:
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:
+            future.set_exception(exc)
+
+    threading.Thread(target=runner, name="earshot-upload", daemon=True).start()
+    return future
+
+
+@dataclass
+class ReceivedUpload:
+    key: str
+    size: int
+    filename: str | None
+    extension: str | None
+    content_type: str | None
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+def multipart_boundary(content_type: str | None) -> str:
+    mime, options = parse_options_header(content_type or "")
+    if mime != "multipart/form-data":
+        raise UnsupportedMediaType()
+    boundary = options.get("boundary")
+    if not boundary:
+        raise InvalidParameter("multipart body without a boundary")
+    return str(boundary)
+
+
+async def receive_multipart(
+    body: AsyncIterator[bytes],
+    content_type: str | None,
+    *,
+    storage: Storage,
+    key_for: Callable[[str | None], str],
+    limit: int,
+    check_field: Callable[[str, str], None],
+) -> ReceivedUpload:
+    """Parse a multipart body, streaming its `file` part into storage under `key_for(extension)`.
+
+    Other parts are small text fields, checked by `check_field(name, value)` as soon as each one
+    ends (so bad fields sent before the file stop the upload before anything is stored). The
+    caller owns the stored object once this returns; on any error nothing is left stored.
+    """
+    boundary = multipart_boundary(content_type)
+    upload: StreamingPut | None = None
+    result: ReceivedUpload | None = None
+    fields: dict[str, str] = {}
+    try:
+        parser = PushMultipartParser(boundary, max_segment_count=64, strict=False)
+        segment: MultipartSegment | None = None
+        buf = bytearray()
+        async for chunk in body:
+            if not chunk:
+                continue
+            for event in parser.parse(chunk):
+                if isinstance(event, MultipartSegment):
+                    segment = event
+                    buf.clear()
+                    if event.name == "file":
+                        if result is not None or upload is not None:
+                            raise InvalidParameter("send exactly one 'file' part")
+                        ext = extension_for(event.filename, event.content_type)
+                        upload = StreamingPut(
+                            storage, key_for(ext), event.content_type or "application/octet-stream", limit
+                        )
+                        result = ReceivedUpload(
+                            key=upload.key,
+                            size=0,
+                            filename=safe_filename(event.filename),
+                            extension=ext,
+                            content_type=event.content_type,
+                        )
+                elif event is None:
+                    assert segment is not None
+                    if segment.name != "file":
+                        name = segment.name or ""
+                        try:
+                            value = bytes(buf).decode("utf-8")
+                        except UnicodeDecodeError:
+                            raise InvalidParameter(f"form field {name!r} is not valid UTF-8") from None
+                        check_field(name, value)
+                        fields[name] = value
+                    segment = None
+                elif segment is not None and segment.name == "file":
+                    assert upload is not None
+                    await upload.write(event)
+                else:
+                    buf += event
+                    if len(buf) > MAX_FIELD_BYTES:
+                        name = segment.name if segment else ""
+                        raise InvalidParameter(f"form field {name!r} is longer than {MAX_FIELD_BYTES} bytes")
+        parser.close()
+        if result is None or upload is None:
+            raise InvalidParameter("the 'file' part is missing")
+        if not upload.started:
+            raise EmptyFile()
+        result.size = await upload.finish()
+        result.fields = fields
+        return result
+    except MultipartError as exc:
+        if upload is not None:
+            await upload.abort()
+        raise InvalidParameter(f"malformed multipart body: {exc}") from None
+    except BaseException:
+        if upload is not None:
+            await upload.abort()
+        raise

@@ -1,0 +1,1 @@
+"""Dramatiq workers: the actors, the per-process model cache and the process runner."""

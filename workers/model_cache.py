@@ -1,0 +1,56 @@
+"""One loaded model per (name) per worker process, loaded once and reused by every job."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+
+import models
+from engine.settings import Settings
+from engine.transcriber import Transcriber, WhisperTranscriber
+
+__all__ = ["ModelCache", "default_cpu_threads"]
+
+log = logging.getLogger("earshot.worker")
+
+
+def default_cpu_threads(settings: Settings, processes: int) -> int:
+    """Measured on 2 cores with tiny.en: one process per core with one thread each is fastest."""
+    if settings.cpu_threads:
+        return settings.cpu_threads
+    return max(1, (os.cpu_count() or 1) // max(processes, 1))
+
+
+class ModelCache:
+    def __init__(self, settings: Settings, *, cpu_threads: int) -> None:
+        self._settings = settings
+        self._threads = cpu_threads
+        self._models: dict[str, Transcriber] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> Transcriber:
+        with self._lock:
+            model = self._models.get(name)
+            if model is None:
+                started = time.perf_counter()
+                model = WhisperTranscriber(
+                    models.resolve(name),
+                    name=name,
+                    device=self._settings.device,
+                    compute_type=self._settings.compute_type,
+                    cpu_threads=self._threads,
+                )
+                self._models[name] = model
+                log.info(
+                    "model loaded",
+                    extra={
+                        "model": name,
+                        "device": model.device,
+                        "compute_type": model.compute_type,
+                        "cpu_threads": self._threads,
+                        "seconds": round(time.perf_counter() - started, 2),
+                    },
+                )
+            return model

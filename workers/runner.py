@@ -1,0 +1,84 @@
+"""Run worker processes: one Dramatiq `Worker` per process, supervised by `run`."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+import threading
+import time
+from types import FrameType
+
+import dramatiq
+
+from engine.backends import Backends
+from engine.jobs import make_broker
+from engine.logs import setup_logging
+from engine.pipeline import TranscriptionJob
+from engine.settings import Settings
+from workers.actors import declare_actors
+from workers.model_cache import ModelCache, default_cpu_threads
+
+__all__ = ["run", "serve"]
+
+log = logging.getLogger("earshot.worker")
+
+
+def serve(settings: Settings, *, processes: int = 1, stop: threading.Event | None = None) -> int:
+    """One worker process: load the model, consume the queues until SIGTERM/SIGINT or `stop`."""
+    setup_logging(settings.log_level, "worker")
+    stop = stop or threading.Event()
+    _on_signals(lambda: stop.set())
+    backends = Backends.connect(settings)
+    cache = ModelCache(settings, cpu_threads=default_cpu_threads(settings, processes))
+    cache.get(settings.model)  # load before taking jobs: the first job should not pay for it
+    job = TranscriptionJob(
+        settings=settings, index=backends.index, storage=backends.storage, transcriber_for=cache.get
+    )
+    broker = make_broker(settings)
+    declare_actors(broker, settings, job)
+    worker = dramatiq.Worker(broker, queues=set(settings.queue_list), worker_threads=1, worker_timeout=500)
+    worker.start()
+    log.info("worker ready", extra={"queues": settings.queues})
+    stop.wait()
+    log.info("worker stopping")
+    worker.stop(timeout=10_000)
+    broker.close()
+    backends.close()
+    return 0
+
+
+def run(settings: Settings, processes: int) -> int:
+    """`processes` worker processes (each `python -m workers`); restarts none, stops all on a signal."""
+    if processes <= 1:
+        return serve(settings)
+    env = {**settings.to_env()}
+    import os
+
+    children = [
+        subprocess.Popen([sys.executable, "-m", "workers", "--processes", str(processes)], env={**os.environ, **env})
+        for _ in range(processes)
+    ]
+    stop = threading.Event()
+    _on_signals(lambda: stop.set())
+    while not stop.is_set() and all(c.poll() is None for c in children):
+        stop.wait(0.5)
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    for child in children:
+        try:
+            child.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+    return 0 if stop.is_set() else 1
+
+
+def _on_signals(handler: object) -> None:
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        handler()  # type: ignore[operator]
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
