@@ -25,7 +25,9 @@ __all__ = ["create_app"]
 log = logging.getLogger("earshot.api")
 
 
-def create_app(settings: Settings, *, backends: Backends | None = None, jobs: JobQueue | None = None) -> Litestar:
+def create_app(
+    settings: Settings, *, backends: Backends | None = None, jobs: JobQueue | None = None
+) -> Litestar:
     """Build the API around `settings`; tests may pass their own backends and job queue."""
     backends = backends or Backends.connect(settings)
     jobs = jobs or DramatiqQueue(make_broker(settings))

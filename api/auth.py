@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import Any
 
 from litestar import Request
 
@@ -29,7 +30,7 @@ def basic_credentials(header: str | None) -> tuple[str, str]:
     return key, secret
 
 
-def authenticate(request: Request[object, object, object], keys: KeyStore) -> str:
+def authenticate(request: Request[Any, Any, Any], keys: KeyStore) -> str:
     """The tenant id of the request's credentials; 401 otherwise."""
     key, secret = basic_credentials(request.headers.get("authorization"))
     tenant_id = keys.authenticate(key, secret)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException
@@ -48,18 +49,18 @@ def error_response(code: str, message: str, status: int) -> Response[dict[str, o
 def status_of(exc: errors.EarshotError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS:
-            return STATUS[cls]  # type: ignore[index]
+            return STATUS[cls]
     return 500
 
 
-def _earshot(request: Request[object, object, object], exc: errors.EarshotError) -> Response[dict[str, object]]:
+def _earshot(request: Request[Any, Any, Any], exc: errors.EarshotError) -> Response[dict[str, object]]:
     status = status_of(exc)
     if status >= 500:
         log.warning("request failed: %s %s: %s", request.method, request.url.path, exc.code)
     return error_response(exc.code, exc.message, status)
 
 
-def _http(request: Request[object, object, object], exc: HTTPException) -> Response[dict[str, object]]:
+def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, object]]:
     status = exc.status_code
     code = _HTTP_CODES.get(status, "INTERNAL_ERROR" if status >= 500 else "BAD_REQUEST")
     message = exc.detail if status < 500 else "internal error"
@@ -68,7 +69,7 @@ def _http(request: Request[object, object, object], exc: HTTPException) -> Respo
     return error_response(code, str(message), status)
 
 
-def _unexpected(request: Request[object, object, object], exc: Exception) -> Response[dict[str, object]]:
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, object]]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response("INTERNAL_ERROR", "internal error", 500)
 

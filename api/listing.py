@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from urllib.parse import urlencode
 
 from engine.clock import to_ms
@@ -17,7 +17,7 @@ __all__ = ["ListParams", "parse_list_params"]
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 50
-_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _FILTERS = ("status", "date_from", "date_to")
 
 
@@ -37,8 +37,10 @@ def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int
     raw = params.get(name)
     if raw is None:
         return default
-    if not re.fullmatch(r"\d{1,9}", raw.strip()):
-        raise InvalidParameter(f"{name} must be an integer" + (f" from {low} to {high}" if high else f" ≥ {low}"))
+    if not re.fullmatch(r"[0-9]{1,9}", raw.strip()):
+        raise InvalidParameter(
+            f"{name} must be an integer" + (f" from {low} to {high}" if high else f" ≥ {low}")
+        )
     value = int(raw)
     if value < low or (high is not None and value > high):
         raise InvalidParameter(f"{name} must be from {low} to {high}" if high else f"{name} must be ≥ {low}")
@@ -51,10 +53,10 @@ def _moment(name: str, raw: str, *, end_of_day: bool) -> int:
         if _DATE_ONLY.fullmatch(raw):
             day = date.fromisoformat(raw)
             if end_of_day:
-                return to_ms(datetime.combine(day + timedelta(days=1), time(), UTC)) - 1
+                return to_ms(datetime.combine(day, time.max, UTC))
             return to_ms(datetime.combine(day, time(), UTC))
         moment = datetime.fromisoformat(raw)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise InvalidParameter(f"{name} must be an ISO 8601 date or datetime, e.g. 2025-10-01") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import State
 
@@ -34,7 +33,9 @@ class RecordingsController(Controller):
             if not declared.isdigit():
                 raise InvalidParameter("malformed Content-Length")
             if int(declared) > settings.max_upload_bytes + _MULTIPART_OVERHEAD:
-                raise PayloadTooLarge(f"the upload is larger than the limit of {settings.max_upload_bytes} bytes")
+                raise PayloadTooLarge(
+                    f"the upload is larger than the limit of {settings.max_upload_bytes} bytes"
+                )
         ctx = UploadContext(
             tenant_id=tenant_id,
             client_ip=request.client.host if request.client else None,
@@ -46,7 +47,9 @@ class RecordingsController(Controller):
         return Response(body, status_code=201, headers={"Location": body.uri})
 
     @get("/", sync_to_thread=True)
-    def list_recordings(self, request: AnyRequest, tenant_id: str, service: RecordingService) -> RecordingList:
+    def list_recordings(
+        self, request: AnyRequest, tenant_id: str, service: RecordingService
+    ) -> RecordingList:
         """Newest first; filters `status`, `date_from`, `date_to`; pages with `page` and `limit`."""
         params = parse_list_params(dict(request.query_params.items()), tenant_id)
         items, total = service.list(params.query)
@@ -72,7 +75,7 @@ class RecordingsController(Controller):
         service.delete(tenant_id, recording_id)
 
     @get("/{recording_id:str}/transcription", sync_to_thread=True)
-    def get_transcription(self, recording_id: str, tenant_id: str, service: RecordingService) -> TranscriptionOut:
+    def get_transcription(
+        self, recording_id: str, tenant_id: str, service: RecordingService
+    ) -> TranscriptionOut:
         return transcription_out(service.transcription(tenant_id, recording_id))
-
-

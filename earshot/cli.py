@@ -20,7 +20,7 @@ __all__ = ["main"]
 
 
 def _settings(**overrides: object) -> Settings:
-    return Settings.from_env(**{k: v for k, v in overrides.items() if v is not None})
+    return Settings.from_env(None, **{k: v for k, v in overrides.items() if v is not None})
 
 
 def cmd_api(args: argparse.Namespace) -> int:

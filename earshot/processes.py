@@ -103,7 +103,12 @@ def wait_until(check: Callable[[], bool], proc: Proc, timeout: float) -> None:
 
 
 def _spawn(
-    name: str, argv: list[str], *, log_path: Path | None, env: Mapping[str, str] | None = None, port: int | None = None
+    name: str,
+    argv: list[str],
+    *,
+    log_path: Path | None,
+    env: Mapping[str, str] | None = None,
+    port: int | None = None,
 ) -> Proc:
     log: IO[bytes] | None = None
     if log_path is not None:
@@ -173,12 +178,17 @@ def start_s3(
     data_dir = data_dir.resolve()
     (data_dir / "home").mkdir(parents=True, exist_ok=True)
     meta = f"sqlite3://{data_dir / 'meta.db'}"
-    env = {**os.environ, "HOME": str(data_dir / "home"), "MINIO_ROOT_USER": access_key, "MINIO_ROOT_PASSWORD": secret_key}
+    env = {
+        **os.environ,
+        "HOME": str(data_dir / "home"),
+        "MINIO_ROOT_USER": access_key,
+        "MINIO_ROOT_PASSWORD": secret_key,
+    }
     if not (data_dir / "meta.db").exists():
         # Deleted objects must really go (recordings are deleted for privacy): no trash.
         subprocess.run(
-            [binary, "format", "--storage", "file", "--bucket", f"{data_dir / 'blocks'}/", "--trash-days", "0",
-             meta, "earshot"],
+            [binary, "format", "--storage", "file", "--bucket", f"{data_dir / 'blocks'}/",
+             "--trash-days", "0", meta, "earshot"],
             env=env, check=True, capture_output=True, timeout=60,
         )  # fmt: skip
     argv = [
@@ -198,7 +208,9 @@ def _earshot(args: list[str]) -> list[str]:
     return [sys.executable, "-m", "earshot", *args]
 
 
-def start_api(env: Mapping[str, str], port: int, *, log_path: Path | None = None, timeout: float = 60) -> Proc:
+def start_api(
+    env: Mapping[str, str], port: int, *, log_path: Path | None = None, timeout: float = 60
+) -> Proc:
     proc = _spawn("api", _earshot(["api", "--port", str(port)]), log_path=log_path, env=env, port=port)
     wait_until(lambda: _http_ok(f"http://127.0.0.1:{port}/health"), proc, timeout=timeout)
     return proc

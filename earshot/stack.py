@@ -82,7 +82,13 @@ class LocalStack:
                 port = _port(ours.get("EARSHOT_S3_ENDPOINT", "").rsplit(":", 1)[-1], 9010)
                 access, secret = self._s3_credentials()
                 self.procs.append(
-                    start_s3(self.data_dir / "s3", port, access_key=access, secret_key=secret, log_path=logs / "s3.log")
+                    start_s3(
+                        self.data_dir / "s3",
+                        port,
+                        access_key=access,
+                        secret_key=secret,
+                        log_path=logs / "s3.log",
+                    )
                 )
                 changes.update(s3_endpoint=f"127.0.0.1:{port}", s3_access_key=access, s3_secret_key=secret)
             if not port_is_free(self.settings.api_port):

@@ -22,7 +22,7 @@ BROKER_NAMESPACE = "earshot"
 
 
 def make_broker(settings: Settings, *, middleware: list[dramatiq.Middleware] | None = None) -> RedisBroker:
-    return RedisBroker(
+    return RedisBroker(  # type: ignore[no-untyped-call]
         url=settings.redis_url,
         namespace=BROKER_NAMESPACE,
         middleware=middleware,

@@ -74,7 +74,7 @@ class KeyStore:
                     return tenant
                 tenant_id = self._r.get(name_key)
             raw = self._r.get(f"{self._p}:tenant:{tenant_id.decode()}")  # type: ignore[union-attr]
-        return None if raw is None else _dec_tenant.decode(raw)  # type: ignore[arg-type]
+        return None if raw is None else _dec_tenant.decode(raw)
 
     def create(self, tenant_name: str) -> IssuedKey:
         tenant = self.tenant_by_name(tenant_name, create=True)
@@ -83,7 +83,11 @@ class KeyStore:
         secret = "es_" + secrets.token_urlsafe(32)
         salt = secrets.token_hex(16)
         record = ApiKey(
-            key=api_key, tenant_id=tenant.id, salt=salt, secret_hash=hash_secret(secret, salt), created_at=utc_now()
+            key=api_key,
+            tenant_id=tenant.id,
+            salt=salt,
+            secret_hash=hash_secret(secret, salt),
+            created_at=utc_now(),
         )
         with redis_errors():
             pipe = self._r.pipeline(transaction=True)
@@ -102,7 +106,7 @@ class KeyStore:
             # Spend the same hashing work as a known key, so timing does not reveal which keys exist.
             hash_secret(secret, "00" * 16)
             return None
-        record = _dec_key.decode(raw)  # type: ignore[arg-type]
+        record = _dec_key.decode(raw)
         return record.tenant_id if verify_secret(secret, record) else None
 
     def list(self, tenant_name: str | None = None) -> list[tuple[ApiKey, Tenant | None]]:
@@ -116,7 +120,7 @@ class KeyStore:
             record = _dec_key.decode(raw)
             with redis_errors():
                 traw = self._r.get(f"{self._p}:tenant:{record.tenant_id}")
-            tenant = None if traw is None else _dec_tenant.decode(traw)  # type: ignore[arg-type]
+            tenant = None if traw is None else _dec_tenant.decode(traw)
             if tenant_name is None or (tenant is not None and tenant.name == tenant_name):
                 out.append((record, tenant))
         out.sort(key=lambda pair: pair[0].created_at)
@@ -127,7 +131,7 @@ class KeyStore:
             raw = self._r.get(f"{self._p}:key:{api_key}")
             if raw is None:
                 return False
-            record = _dec_key.decode(raw)  # type: ignore[arg-type]
+            record = _dec_key.decode(raw)
             pipe = self._r.pipeline(transaction=True)
             pipe.delete(f"{self._p}:key:{api_key}")
             pipe.srem(f"{self._p}:t:{record.tenant_id}:keys", api_key)

@@ -119,7 +119,11 @@ class TranscriptionJob:
             recording_id=recording.id,
             tenant_id=recording.tenant_id,
             text=result.text,
-            confidence=weighted_confidence(result.words) if result.words else segment_confidence(result.segments),
+            confidence=(
+                weighted_confidence(result.words)
+                if options.word_timestamps
+                else segment_confidence(result.segments)
+            ),
             language=language_name(result.language),
             language_code=result.language,
             language_probability=result.language_probability,

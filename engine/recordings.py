@@ -114,8 +114,15 @@ def validate_custom_tags(raw: str | bytes | None) -> dict[str, str] | None:
             raise InvalidCustomTags(f"custom_tags value of {key!r} contains control characters")
     size = len(msgspec.json.encode(tags))
     if size > MAX_TAGS_BYTES:
-        last = next(reversed(tags))
+        # Name the first key at which the serialized object passes the limit.
+        crossing, partial = next(reversed(tags)), {}
+        for key, value in tags.items():
+            partial[key] = value
+            if len(msgspec.json.encode(partial)) > MAX_TAGS_BYTES:
+                crossing = key
+                break
         raise InvalidCustomTags(
-            f"custom_tags serializes to {size} bytes (limit {MAX_TAGS_BYTES}); the key {last!r} crosses it"
+            f"custom_tags serializes to {size} bytes (limit {MAX_TAGS_BYTES}); "
+            f"the key {crossing!r} crosses it"
         )
     return tags

@@ -43,6 +43,10 @@ def redis_errors() -> Iterator[None]:
         raise ServiceUnavailable("redis is loading its data") from exc
 
 
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 class RedisIndex:
     def __init__(self, client: redis.Redis, prefix: str = "earshot") -> None:
         self._r = client
@@ -69,18 +73,18 @@ class RedisIndex:
     def get(self, recording_id: str) -> Recording | None:
         with redis_errors():
             raw = self._r.get(self._rec(recording_id))
-        return None if raw is None else _decode(raw)  # type: ignore[arg-type]
+        return None if raw is None else _decode(raw)
 
     def update(self, recording: Recording, *, expect: Status | None = Status.PROCESSING) -> bool:
         key = self._rec(recording.id)
         with redis_errors(), self._r.pipeline(transaction=True) as pipe:
             while True:
                 try:
-                    pipe.watch(key)
+                    pipe.watch(key)  # type: ignore[no-untyped-call]
                     raw = pipe.get(key)
                     if raw is None:
                         return False
-                    current = _decode(raw)  # type: ignore[arg-type]
+                    current = _decode(raw)
                     if expect is not None and current.status != expect:
                         return False
                     pipe.multi()
@@ -88,7 +92,9 @@ class RedisIndex:
                     if current.status != recording.status:
                         score = score_of(recording)
                         pipe.zrem(self._by_status(recording.tenant_id, current.status), recording.id)
-                        pipe.zadd(self._by_status(recording.tenant_id, recording.status), {recording.id: score})
+                        pipe.zadd(
+                            self._by_status(recording.tenant_id, recording.status), {recording.id: score}
+                        )
                     pipe.execute()
                     return True
                 except redis.WatchError:
@@ -99,11 +105,11 @@ class RedisIndex:
         with redis_errors(), self._r.pipeline(transaction=True) as pipe:
             while True:
                 try:
-                    pipe.watch(key)
+                    pipe.watch(key)  # type: ignore[no-untyped-call]
                     raw = pipe.get(key)
                     if raw is None:
                         return None
-                    current = _decode(raw)  # type: ignore[arg-type]
+                    current = _decode(raw)
                     pipe.multi()
                     pipe.delete(key)
                     pipe.zrem(self._all(current.tenant_id), recording_id)
@@ -132,7 +138,7 @@ class RedisIndex:
             if query.offset >= total or stop < start:
                 return [], total
             ids = self._r.zrevrange(key, start, stop)
-            raws = self._r.mget([self._rec(i.decode()) for i in ids]) if ids else []
+            raws = self._r.mget([self._rec(_text(i)) for i in ids]) if ids else []
         return [_decode(raw) for raw in raws if raw is not None], total
 
     def ping(self) -> None:

@@ -6,6 +6,7 @@ import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO, cast
 
 import urllib3
 from minio import Minio
@@ -79,7 +80,14 @@ class S3Storage:
     def put_stream(self, key: str, stream: Readable, content_type: str) -> int:
         counted = _Counting(stream)
         with s3_errors():
-            self._c.put_object(self.bucket, key, counted, length=-1, part_size=PART_SIZE, content_type=content_type)
+            self._c.put_object(
+                self.bucket,
+                key,
+                cast(BinaryIO, counted),
+                length=-1,
+                part_size=PART_SIZE,
+                content_type=content_type,
+            )
         return counted.total
 
     def put_bytes(self, key: str, data: bytes, content_type: str) -> None:

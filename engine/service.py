@@ -77,7 +77,9 @@ class RecordingService:
         self._jobs = jobs
         self._models = models
 
-    async def upload(self, ctx: UploadContext, body: AsyncIterator[bytes], content_type: str | None) -> Recording:
+    async def upload(
+        self, ctx: UploadContext, body: AsyncIterator[bytes], content_type: str | None
+    ) -> Recording:
         recording_id = new_id()
         received = await receive_multipart(
             body,

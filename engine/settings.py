@@ -34,7 +34,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
         "127.0.0.1:9000"
     )
     s3_access_key: Annotated[str, Meta(description="S3 access key.")] = "earshot"
-    s3_secret_key: Annotated[str, Meta(description="S3 secret key.")] = "earshot-dev-secret"
+    s3_secret_key: Annotated[str, Meta(description="S3 secret key.")] = "earshot-dev-secret"  # noqa: S105
     s3_bucket: Annotated[str, Meta(description="Bucket for audio and transcripts; created if missing.")] = (
         "earshot-audio"
     )

@@ -104,7 +104,9 @@ class WhisperTranscriber:
         return TranscriptResult(
             text=" ".join(s.text for s in segments if s.text).strip(),
             language=info.language,
-            language_probability=round(float(info.language_probability), 4) if info.language_probability else None,
+            language_probability=round(float(info.language_probability), 4)
+            if info.language_probability
+            else None,
             duration=float(info.duration),
             words=words,
             segments=segments,

@@ -10,6 +10,7 @@ malformed, client gone) aborts the object so no half-written audio is left behin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import re
 import threading
@@ -46,7 +47,7 @@ _EXT_BY_TYPE = {
     "audio/aac": "aac",
 }
 _EXT = re.compile(r"[a-z0-9]{1,10}")
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def safe_filename(raw: str | None) -> str | None:
@@ -145,11 +146,10 @@ class StreamingPut:
         future, self._future = self._future, None
         if future is None:
             return
-        try:
+        # Errors here are secondary: the error that made us abort is the one the caller reports.
+        with contextlib.suppress(Exception):
             await self._put(_Abort(UploadAborted("upload aborted")), future)
             await asyncio.wrap_future(future)
-        except Exception:  # noqa: BLE001 - the error that made us abort is the one to report
-            pass
 
     async def _put(self, item: bytes | _Abort | None, future: Future[int] | None = None) -> None:
         future = future or self._future
@@ -172,7 +172,7 @@ def _run_in_thread(fn: Callable[..., int], *args: Any) -> Future[int]:
     def runner() -> None:
         try:
             future.set_result(fn(*args))
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
             future.set_exception(exc)
 
     threading.Thread(target=runner, name="earshot-upload", daemon=True).start()

@@ -30,7 +30,9 @@ def declare_actors(broker: dramatiq.Broker, settings: Settings, job: Transcripti
         try:
             job.run(recording_id)
         except ServiceUnavailable:
-            log.warning("dependency unavailable; the job will be retried", extra={"recording_id": recording_id})
+            log.warning(
+                "dependency unavailable; the job will be retried", extra={"recording_id": recording_id}
+            )
             raise
         except TimeLimitExceeded:
             log.error("job exceeded its time limit", extra={"recording_id": recording_id})
@@ -41,7 +43,6 @@ def declare_actors(broker: dramatiq.Broker, settings: Settings, job: Transcripti
             job.fail(recording_id, TranscriptionError("internal error while transcribing"))
 
     dramatiq.actor(
-        transcribe,
         broker=broker,
         actor_name=TRANSCRIBE_ACTOR,
         queue_name=settings.queue_list[0],
@@ -50,4 +51,4 @@ def declare_actors(broker: dramatiq.Broker, settings: Settings, job: Transcripti
         min_backoff=2_000,
         max_backoff=300_000,
         retry_when=_retry_transient(settings.job_max_retries),
-    )
+    )(transcribe)

@@ -57,7 +57,9 @@ def run(settings: Settings, processes: int) -> int:
     import os
 
     children = [
-        subprocess.Popen([sys.executable, "-m", "workers", "--processes", str(processes)], env={**os.environ, **env})
+        subprocess.Popen(
+            [sys.executable, "-m", "workers", "--processes", str(processes)], env={**os.environ, **env}
+        )
         for _ in range(processes)
     ]
     stop = threading.Event()

@@ -1,0 +1,1 @@
+"""Throughput and latency harnesses (see benchmarks/README.md)."""

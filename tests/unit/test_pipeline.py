@@ -1,0 +1,179 @@
+"""TranscriptionJob with in-memory index and storage, a fake model and real ffmpeg."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from engine.clock import utc_now
+from engine.errors import ServiceUnavailable
+from engine.index import MemoryIndex
+from engine.pipeline import TranscriptionJob, transcription_id_for
+from engine.recordings import Features, Recording, Status, audio_key, transcript_key
+from engine.settings import Settings
+from engine.storage import MemoryStorage
+from engine.transcripts import Transcription
+from tests.conftest import require_audio
+from tests.unit.fakes import FakeTranscriber
+
+pytestmark = pytest.mark.skipif(shutil.which("ffprobe") is None, reason="ffmpeg is not installed")
+
+AUDIO = Path(__file__).resolve().parents[2].parent / "shared" / "audio"
+
+
+class World:
+    def __init__(self, settings: Settings | None = None, transcriber: FakeTranscriber | None = None) -> None:
+        self.index = MemoryIndex()
+        self.storage = MemoryStorage()
+        self.transcriber = transcriber or FakeTranscriber()
+        self.job = TranscriptionJob(
+            settings=settings or Settings(),
+            index=self.index,
+            storage=self.storage,
+            transcriber_for=lambda name: self.transcriber,
+        )
+
+    def add(self, data: bytes, ext: str = "flac", features: Features | None = None) -> Recording:
+        now = utc_now()
+        rid = "rec-" + str(len(self.index._items))
+        rec = Recording(
+            id=rid, tenant_id="t", s3_key=audio_key("t", rid, ext), s3_bucket="memory", audio_format=ext,
+            features=features or Features(model="fake"), created_at=now, updated_at=now,
+        )  # fmt: skip
+        self.storage.put_bytes(rec.s3_key, data, "audio/flac")
+        self.index.add(rec)
+        return rec
+
+    def transcript(self, rec: Recording) -> Transcription | None:
+        raw = self.storage.get_bytes(transcript_key(rec.tenant_id, rec.id))
+        return None if raw is None else msgspec.json.decode(raw, type=Transcription)
+
+
+@pytest.fixture
+def jfk() -> bytes:
+    require_audio()
+    return (AUDIO / "jfk.flac").read_bytes()
+
+
+def test_a_recording_is_probed_transcribed_and_stored(jfk: bytes) -> None:
+    world = World()
+    rec = world.add(jfk)
+    assert world.job.run(rec.id) == Status.TRANSCRIBED
+    done = world.index.get(rec.id)
+    assert done is not None and done.status == Status.TRANSCRIBED
+    assert (done.sample_rate, done.channels, done.audio_codec) == (44100, 2, "flac")
+    assert done.duration_seconds == pytest.approx(11.0, abs=0.05)
+    assert done.processed_at is not None
+    transcript = world.transcript(rec)
+    assert transcript is not None
+    assert transcript.id == transcription_id_for(rec.id)
+    assert transcript.text == "hello brave new world"
+    assert transcript.language == "english" and transcript.language_code == "en"
+    assert transcript.confidence == pytest.approx(0.9)
+    assert [w.word for w in transcript.words] == ["hello", "brave", "new", "world"]
+
+
+def test_the_features_asked_for_reach_the_model(jfk: bytes) -> None:
+    world = World()
+    rec = world.add(
+        jfk, features=Features(model="fake", language="en", word_timestamps=False, initial_prompt="JFK")
+    )
+    world.job.run(rec.id)
+    (options,) = world.transcriber.calls
+    assert (options.language, options.word_timestamps, options.initial_prompt) == ("en", False, "JFK")
+    transcript = world.transcript(rec)
+    assert transcript is not None and transcript.words == []
+    assert 0 < transcript.confidence <= 1  # from the segments when words were not asked for
+
+
+def test_running_a_job_twice_does_the_work_once(jfk: bytes) -> None:
+    world = World()
+    rec = world.add(jfk)
+    world.job.run(rec.id)
+    first = world.storage.get_bytes(transcript_key("t", rec.id))
+    assert world.job.run(rec.id) is None
+    assert len(world.transcriber.calls) == 1
+    assert world.storage.get_bytes(transcript_key("t", rec.id)) == first
+
+
+def test_a_job_for_a_deleted_recording_writes_nothing(jfk: bytes) -> None:
+    world = World()
+    rec = world.add(jfk)
+    world.index.delete(rec.id)
+    world.storage.delete(rec.s3_key)
+    assert world.job.run(rec.id) is None
+    assert world.index.get(rec.id) is None
+    assert world.storage.objects == {}
+
+
+def test_a_delete_during_transcription_leaves_no_transcript_behind(jfk: bytes) -> None:
+    world = World()
+    rec = world.add(jfk)
+
+    def user_deletes() -> None:
+        world.index.delete(rec.id)
+        world.storage.delete(rec.s3_key)
+
+    world.transcriber.on_call = user_deletes
+    assert world.job.run(rec.id) is None
+    assert world.index.get(rec.id) is None
+    assert world.storage.objects == {}
+
+
+def test_bytes_that_are_not_audio_fail_invalid_audio() -> None:
+    world = World()
+    rec = world.add(b"%PDF-1.4 definitely not audio" * 100, ext="wav")
+    assert world.job.run(rec.id) == Status.FAILED
+    failed = world.index.get(rec.id)
+    assert failed is not None and failed.error is not None
+    assert failed.error.code == "INVALID_AUDIO"
+    assert world.transcriber.calls == []
+    assert world.transcript(rec) is None
+
+
+def test_audio_longer_than_the_limit_fails_audio_too_long(jfk: bytes) -> None:
+    world = World(settings=Settings(max_audio_seconds=5))
+    rec = world.add(jfk)
+    assert world.job.run(rec.id) == Status.FAILED
+    failed = world.index.get(rec.id)
+    assert failed is not None and failed.error is not None and failed.error.code == "AUDIO_TOO_LONG"
+    assert failed.duration_seconds == pytest.approx(11.0, abs=0.05)  # probed fields are kept
+
+
+def test_a_model_error_fails_transcription_error(jfk: bytes) -> None:
+    def boom() -> None:
+        raise RuntimeError("CUDA out of memory")
+
+    world = World(transcriber=FakeTranscriber(on_call=boom))
+    rec = world.add(jfk)
+    assert world.job.run(rec.id) == Status.FAILED
+    failed = world.index.get(rec.id)
+    assert failed is not None and failed.error is not None
+    assert failed.error.code == "TRANSCRIPTION_ERROR"
+    assert failed.error.message == "the model failed: RuntimeError"
+
+
+def test_storage_outage_propagates_for_retry_and_keeps_the_recording_processing(jfk: bytes) -> None:
+    world = World()
+    rec = world.add(jfk)
+
+    def down(*args: object) -> bool:
+        raise ServiceUnavailable("object storage is unavailable")
+
+    world.storage.download = down  # type: ignore[method-assign]
+    with pytest.raises(ServiceUnavailable):
+        world.job.run(rec.id)
+    current = world.index.get(rec.id)
+    assert current is not None and current.status == Status.PROCESSING
+
+
+def test_audio_without_words_is_transcribed_as_empty_text_with_zero_confidence() -> None:
+    require_audio()
+    world = World(transcriber=FakeTranscriber(text=""))
+    rec = world.add((AUDIO / "espeak_1.wav").read_bytes(), ext="wav")
+    assert world.job.run(rec.id) == Status.TRANSCRIBED
+    transcript = world.transcript(rec)
+    assert transcript is not None and transcript.text == "" and transcript.confidence == 0.0

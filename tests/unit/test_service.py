@@ -1,0 +1,116 @@
+"""RecordingService with in-memory index, storage and queue."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import msgspec
+import pytest
+
+from engine.errors import (
+    RecordingNotFound,
+    ServiceUnavailable,
+    TranscriptionFailed,
+    TranscriptionNotReady,
+)
+from engine.index import MemoryIndex, PageQuery
+from engine.jobs import MemoryQueue
+from engine.recordings import Recording, RecordingError, Status
+from engine.service import RecordingService, UploadContext
+from engine.settings import Settings
+from engine.storage import MemoryStorage
+
+BOUNDARY = "----earshot"
+
+
+def multipart(data: bytes, filename: str = "a.wav", **fields: str) -> bytes:
+    out = b""
+    for name, value in fields.items():
+        out += f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+    out += (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+        "Content-Type: audio/wav\r\n\r\n"
+    ).encode()
+    return out + data + f"\r\n--{BOUNDARY}--\r\n".encode()
+
+
+async def chunks(body: bytes, size: int = 1000) -> AsyncIterator[bytes]:
+    for i in range(0, len(body), size):
+        yield body[i : i + size]
+
+
+class BrokenQueue:
+    def enqueue_transcription(self, recording_id: str, queue: str) -> None:
+        raise ServiceUnavailable("the job queue is unavailable")
+
+
+def service(queue: object | None = None) -> tuple[RecordingService, MemoryIndex, MemoryStorage, MemoryQueue]:
+    index, storage, jobs = MemoryIndex(), MemoryStorage(), MemoryQueue()
+    svc = RecordingService(
+        settings=Settings(),
+        index=index,
+        storage=storage,
+        jobs=queue or jobs,
+        models=["tiny.en"],  # type: ignore[arg-type]
+    )
+    return svc, index, storage, jobs
+
+
+def upload(svc: RecordingService, body: bytes, tenant: str = "t1") -> Recording:
+    ctx = UploadContext(tenant_id=tenant, client_ip="10.0.0.1", user_agent="pytest")
+    return asyncio.run(svc.upload(ctx, chunks(body), f"multipart/form-data; boundary={BOUNDARY}"))
+
+
+def test_an_upload_is_stored_indexed_and_queued() -> None:
+    svc, index, storage, jobs = service()
+    rec = upload(svc, multipart(b"RIFFdata", custom_tags='{"jobId": "j1"}', language="en"))
+    assert rec.status == Status.PROCESSING
+    assert index.get(rec.id) == rec
+    assert storage.objects[rec.s3_key] == b"RIFFdata"
+    assert jobs.jobs == [("transcribe", rec.id)]
+    assert rec.custom_tags == {"jobId": "j1"}
+    assert rec.features is not None
+    assert rec.features.language == "en" and rec.features.model == "tiny.en"
+    assert (rec.client_ip, rec.user_agent, rec.upload_source) == ("10.0.0.1", "pytest", "api")
+
+
+def test_when_the_queue_is_down_the_upload_is_undone_and_reported() -> None:
+    svc, index, storage, _ = service(queue=BrokenQueue())
+    with pytest.raises(ServiceUnavailable):
+        upload(svc, multipart(b"RIFFdata"))
+    assert storage.objects == {}
+    assert index.page(PageQuery(tenant_id="t1")) == ([], 0)
+
+
+def test_another_tenant_cannot_see_or_delete_a_recording() -> None:
+    svc, index, _, _ = service()
+    rec = upload(svc, multipart(b"RIFFdata"), tenant="owner")
+    with pytest.raises(RecordingNotFound):
+        svc.get("intruder", rec.id)
+    with pytest.raises(RecordingNotFound):
+        svc.delete("intruder", rec.id)
+    assert index.get(rec.id) is not None
+
+
+def test_the_transcription_is_not_ready_while_processing_and_failed_when_failed() -> None:
+    svc, index, _, _ = service()
+    rec = upload(svc, multipart(b"RIFFdata"))
+    with pytest.raises(TranscriptionNotReady):
+        svc.transcription("t1", rec.id)
+    failed = msgspec.structs.replace(
+        rec, status=Status.FAILED, error=RecordingError(code="INVALID_AUDIO", message="x")
+    )
+    index.update(failed)
+    with pytest.raises(TranscriptionFailed, match="INVALID_AUDIO"):
+        svc.transcription("t1", rec.id)
+
+
+def test_delete_removes_the_audio_and_the_entry() -> None:
+    svc, index, storage, _ = service()
+    rec = upload(svc, multipart(b"RIFFdata"))
+    svc.delete("t1", rec.id)
+    assert index.get(rec.id) is None
+    assert storage.objects == {}
+    with pytest.raises(RecordingNotFound):
+        svc.delete("t1", rec.id)
