@@ -3,31 +3,34 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from litestar import Litestar, Request
-from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
-from api.auth import authenticate
+from api.auth import Principal, authenticate, authenticate_upload
+from api.catalog import list_models
 from api.errors import exception_handlers
 from api.health import health, ready
 from api.recordings import RecordingsController
+from api.tokens import create_token
+from api.voice import VoiceController
 from engine.backends import Backends
 from engine.errors import ServiceUnavailable
 from engine.jobs import DramatiqQueue, JobQueue, make_broker
 from engine.keys import KeyStore
 from engine.service import RecordingService
 from engine.settings import Settings
+from engine.tokens import TokenSigner
+from engine.voice import VoiceService
 
 __all__ = ["create_app"]
 
 log = logging.getLogger("earshot.api")
 
 
-def create_app(
-    settings: Settings, *, backends: Backends | None = None, jobs: JobQueue | None = None
-) -> Litestar:
+def create_app(settings: Settings, *, backends: Backends | None = None, jobs: JobQueue | None = None) -> Litestar:
     """Build the API around `settings`; tests may pass their own backends and job queue."""
     backends = backends or Backends.connect(settings)
     jobs = jobs or DramatiqQueue(make_broker(settings))
@@ -38,9 +41,14 @@ def create_app(
         jobs=jobs,
         models=[settings.model],
     )
+    voice = VoiceService(index=backends.index, recordings=service)
+    tokens = TokenSigner(backends.redis)
 
-    def tenant_id(request: Request[object, object, State], keys: KeyStore) -> str:
+    def tenant_id(request: Request[Any, Any, Any], keys: KeyStore) -> str:
         return authenticate(request, keys)
+
+    def principal(request: Request[Any, Any, Any], keys: KeyStore) -> Principal:
+        return authenticate_upload(request, keys, tokens)
 
     def ensure_bucket() -> None:
         try:
@@ -48,14 +56,20 @@ def create_app(
         except ServiceUnavailable:
             log.warning("object storage is not reachable at start-up; /ready will say so")
 
+    def const(value: object) -> Provide:
+        return Provide(lambda: value, use_cache=True, sync_to_thread=False)
+
     return Litestar(
-        route_handlers=[RecordingsController, health, ready],
+        route_handlers=[RecordingsController, VoiceController, create_token, list_models, health, ready],
         dependencies={
-            "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
-            "backends": Provide(lambda: backends, use_cache=True, sync_to_thread=False),
-            "keys": Provide(lambda: backends.keys, use_cache=True, sync_to_thread=False),
-            "service": Provide(lambda: service, use_cache=True, sync_to_thread=False),
+            "settings": const(settings),
+            "backends": const(backends),
+            "keys": const(backends.keys),
+            "service": const(service),
+            "voice": const(voice),
+            "tokens": const(tokens),
             "tenant_id": Provide(tenant_id, sync_to_thread=True),
+            "principal": Provide(principal, sync_to_thread=True),
         },
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         on_startup=[ensure_bucket],

@@ -1,25 +1,36 @@
-"""Basic auth per tenant: `Authorization: Basic base64(api_key:api_secret)`."""
+"""Credentials: Basic `api_key:api_secret` on every /v1 route; Bearer upload tokens for uploads."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request
 
 from engine.errors import Unauthorized
 from engine.keys import KeyStore
+from engine.tokens import TokenSigner
 
-__all__ = ["authenticate"]
+__all__ = ["Principal", "authenticate", "authenticate_upload", "basic_credentials"]
+
+_HINT = "send Authorization: Basic base64(api_key:api_secret)"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    tenant_id: str
+    user_id: str | None = None
+    source: str = "api"
 
 
 def basic_credentials(header: str | None) -> tuple[str, str]:
     if not header:
-        raise Unauthorized("send Authorization: Basic base64(api_key:api_secret)")
+        raise Unauthorized(_HINT)
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "basic" or not value:
-        raise Unauthorized("send Authorization: Basic base64(api_key:api_secret)")
+        raise Unauthorized(_HINT)
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
@@ -31,9 +42,19 @@ def basic_credentials(header: str | None) -> tuple[str, str]:
 
 
 def authenticate(request: Request[Any, Any, Any], keys: KeyStore) -> str:
-    """The tenant id of the request's credentials; 401 otherwise."""
+    """The tenant id of the request's Basic credentials; 401 otherwise."""
     key, secret = basic_credentials(request.headers.get("authorization"))
     tenant_id = keys.authenticate(key, secret)
     if tenant_id is None:
         raise Unauthorized("invalid API key or secret")
     return tenant_id
+
+
+def authenticate_upload(request: Request[Any, Any, Any], keys: KeyStore, tokens: TokenSigner) -> Principal:
+    """Basic credentials, or `Authorization: Bearer <upload token>` (sets the recording's user_id)."""
+    header = request.headers.get("authorization") or ""
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        claims = tokens.verify(value.strip())
+        return Principal(tenant_id=claims.tenant_id, user_id=claims.identity, source="token")
+    return Principal(tenant_id=authenticate(request, keys))

@@ -10,7 +10,7 @@ from litestar.exceptions import HTTPException
 
 from engine import errors
 
-__all__ = ["error_response", "exception_handlers"]
+__all__ = ["STATUS", "STATUS_BY_CODE", "error_response", "exception_handlers", "status_of"]
 
 log = logging.getLogger("earshot.api")
 
@@ -23,6 +23,23 @@ STATUS: dict[type[errors.EarshotError], int] = {
     errors.NotFound: 404,
     errors.ServiceUnavailable: 503,
 }
+
+STATUS_BY_CODE: dict[str, int] = {
+    "UNAUTHORIZED": 401,
+    "INVALID_PARAMETER": 400,
+    "INVALID_CUSTOM_TAGS": 400,
+    "EMPTY_FILE": 400,
+    "PAYLOAD_TOO_LARGE": 413,
+    "UNSUPPORTED_MEDIA_TYPE": 415,
+    "RECORDING_NOT_FOUND": 404,
+    "TRANSCRIPTION_NOT_READY": 404,
+    "TRANSCRIPTION_FAILED": 404,
+    "WEBHOOK_NOT_FOUND": 404,
+    "RATE_LIMITED": 429,
+    "SERVICE_UNAVAILABLE": 503,
+    "INTERNAL_ERROR": 500,
+}
+"""Every code the API answers with, for the OpenAPI document (kept equal to STATUS by a test)."""
 
 _HTTP_CODES = {
     400: "INVALID_PARAMETER",

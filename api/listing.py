@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,9 +28,12 @@ class ListParams:
     limit: int
     filters: dict[str, str]
     query: PageQuery
+    after: str | None = None
 
-    def uri(self, page: int) -> str:
+    def uri(self, page: int, after: str | None = None) -> str:
         params = {"page": str(page), "limit": str(self.limit), **self.filters}
+        if after:
+            params["after"] = after
         return "/v1/recordings?" + urlencode(params)
 
 
@@ -38,9 +42,7 @@ def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int
     if raw is None:
         return default
     if not re.fullmatch(r"[0-9]{1,9}", raw.strip()):
-        raise InvalidParameter(
-            f"{name} must be an integer" + (f" from {low} to {high}" if high else f" ≥ {low}")
-        )
+        raise InvalidParameter(f"{name} must be an integer" + (f" from {low} to {high}" if high else f" ≥ {low}"))
     value = int(raw)
     if value < low or (high is not None and value > high):
         raise InvalidParameter(f"{name} must be from {low} to {high}" if high else f"{name} must be ≥ {low}")
@@ -83,5 +85,10 @@ def parse_list_params(params: Mapping[str, str], tenant_id: str) -> ListParams:
         from_ms=from_ms,
         to_ms=to_ms_,
     )
+    after = params.get("after")
+    if after is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", after):
+        raise InvalidParameter("after must be a recording id")
     filters = {k: params[k] for k in _FILTERS if k in params}
-    return ListParams(page=page, limit=limit, filters=filters, query=query)
+    return ListParams(
+        page=page, limit=limit, filters=filters, query=dataclasses.replace(query, after=after), after=after
+    )

@@ -2,80 +2,140 @@
 
 from __future__ import annotations
 
-from litestar import Controller, Request, Response, delete, get, post
-from litestar.datastructures import State
+import asyncio
+import dataclasses
+from typing import Any
 
+import msgspec
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.response import Redirect
+
+from api.auth import Principal
+from api.docs import errors
 from api.listing import parse_list_params
-from api.views import RecordingList, RecordingOut, TranscriptionOut, recording_out, transcription_out
+from api.views import RecordingList, RecordingOut, recording_out, transcription_out
 from engine.errors import InvalidParameter, PayloadTooLarge
 from engine.service import RecordingService, UploadContext
 from engine.settings import Settings
+from engine.subtitles import FORMATS, render
 
 __all__ = ["RecordingsController"]
 
 # Multipart framing around the file: boundaries, part headers and the small text fields.
 _MULTIPART_OVERHEAD = 256 * 1024
+_MAX_JSON = 64 * 1024
 
-AnyRequest = Request[object, object, State]
+AnyRequest = Request[Any, Any, Any]
+
+
+async def _json_body(request: AnyRequest) -> dict[str, object]:
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > _MAX_JSON:
+            raise PayloadTooLarge(f"a JSON request body is limited to {_MAX_JSON} bytes")
+    try:
+        payload = msgspec.json.decode(bytes(body))
+    except msgspec.DecodeError:
+        raise InvalidParameter("the body is not valid JSON") from None
+    if not isinstance(payload, dict):
+        raise InvalidParameter("the body must be a JSON object")
+    return payload
 
 
 class RecordingsController(Controller):
     path = "/v1/recordings"
     tags = ["recordings"]
 
-    @post("/", status_code=201, request_max_body_size=None)
+    @post(
+        "/",
+        status_code=201,
+        request_max_body_size=None,
+        responses=errors(
+            "INVALID_PARAMETER",
+            "INVALID_CUSTOM_TAGS",
+            "EMPTY_FILE",
+            "PAYLOAD_TOO_LARGE",
+            "UNSUPPORTED_MEDIA_TYPE",
+        ),
+    )
     async def upload(
-        self, request: AnyRequest, tenant_id: str, service: RecordingService, settings: Settings
+        self, request: AnyRequest, principal: Principal, service: RecordingService, settings: Settings
     ) -> Response[RecordingOut]:
-        """Upload audio as multipart/form-data (`file` plus optional fields); queues transcription."""
+        """Upload audio as multipart/form-data (`file` + optional fields), or JSON with `source_url`.
+
+        Basic credentials or a Bearer upload token. Answers 201 with the queued Recording."""
         declared = request.headers.get("content-length")
         if declared is not None:
             if not declared.isdigit():
                 raise InvalidParameter("malformed Content-Length")
             if int(declared) > settings.max_upload_bytes + _MULTIPART_OVERHEAD:
-                raise PayloadTooLarge(
-                    f"the upload is larger than the limit of {settings.max_upload_bytes} bytes"
-                )
+                raise PayloadTooLarge(f"the upload is larger than the limit of {settings.max_upload_bytes} bytes")
         ctx = UploadContext(
-            tenant_id=tenant_id,
+            tenant_id=principal.tenant_id,
+            user_id=principal.user_id,
             client_ip=request.client.host if request.client else None,
             user_agent=request.headers.get("user-agent"),
-            upload_source="api",
+            upload_source=principal.source,
         )
-        recording = await service.upload(ctx, request.stream(), request.headers.get("content-type"))
+        content_type = request.headers.get("content-type") or ""
+        if content_type.split(";")[0].strip().lower() == "application/json":
+            payload = await _json_body(request)
+            if principal.source == "api":
+                ctx = dataclasses.replace(ctx, upload_source="url")
+            recording = await asyncio.to_thread(service.create_from_url, ctx, payload)
+        else:
+            recording = await service.upload(ctx, request.stream(), content_type)
         body = recording_out(recording)
         return Response(body, status_code=201, headers={"Location": body.uri})
 
-    @get("/", sync_to_thread=True)
-    def list_recordings(
-        self, request: AnyRequest, tenant_id: str, service: RecordingService
-    ) -> RecordingList:
-        """Newest first; filters `status`, `date_from`, `date_to`; pages with `page` and `limit`."""
+    @get("/", sync_to_thread=True, responses=errors("INVALID_PARAMETER"))
+    def list_recordings(self, request: AnyRequest, tenant_id: str, service: RecordingService) -> RecordingList:
+        """Newest first. Filters `status`, `date_from`, `date_to`; pages with `page` and `limit`.
+
+        `next_page_uri` carries an `after` cursor so that a walk through the pages sees each
+        recording once even while new ones are uploaded."""
         params = parse_list_params(dict(request.query_params.items()), tenant_id)
         items, total = service.list(params.query)
-        last_page = max((total - 1) // params.limit, 0)
+        seen = (params.page * params.limit if params.after is None else 0) + len(items)
+        more = len(items) == params.limit and (params.after is not None or seen < total)
         return RecordingList(
             recordings=[recording_out(r) for r in items],
-            uri=params.uri(params.page),
+            uri=params.uri(params.page, params.after),
             first_page_uri=params.uri(0),
-            next_page_uri=params.uri(params.page + 1) if params.page < last_page else None,
+            next_page_uri=params.uri(params.page + 1, items[-1].id) if more and items else None,
             previous_page_uri=params.uri(params.page - 1) if params.page > 0 else None,
             page=params.page,
             page_size=len(items),
             total=total,
         )
 
-    @get("/{recording_id:str}", sync_to_thread=True)
+    @get("/{recording_id:str}", sync_to_thread=True, responses=errors("RECORDING_NOT_FOUND"))
     def get_recording(self, recording_id: str, tenant_id: str, service: RecordingService) -> RecordingOut:
         return recording_out(service.get(tenant_id, recording_id))
 
-    @delete("/{recording_id:str}", status_code=204, sync_to_thread=True)
+    @delete("/{recording_id:str}", status_code=204, sync_to_thread=True, responses=errors("RECORDING_NOT_FOUND"))
     def delete_recording(self, recording_id: str, tenant_id: str, service: RecordingService) -> None:
-        """Removes the audio, the transcription and every index entry."""
+        """Removes the audio, the transcription and every index entry; a running job brings none back."""
         service.delete(tenant_id, recording_id)
 
-    @get("/{recording_id:str}/transcription", sync_to_thread=True)
+    @get(
+        "/{recording_id:str}/transcription",
+        sync_to_thread=True,
+        responses=errors("RECORDING_NOT_FOUND", "TRANSCRIPTION_NOT_READY", "TRANSCRIPTION_FAILED", "INVALID_PARAMETER"),
+    )
     def get_transcription(
-        self, recording_id: str, tenant_id: str, service: RecordingService
-    ) -> TranscriptionOut:
-        return transcription_out(service.transcription(tenant_id, recording_id))
+        self, recording_id: str, tenant_id: str, service: RecordingService, format: str = "json"
+    ) -> Response[Any]:
+        """The transcript as JSON, or `?format=srt|vtt|text` as subtitles or plain text."""
+        if format != "json" and format not in FORMATS:
+            raise InvalidParameter("format must be json, srt, vtt or text")
+        transcription = service.transcription(tenant_id, recording_id)
+        if format == "json":
+            return Response(transcription_out(transcription))
+        return Response(render(transcription, format), media_type=FORMATS[format])
+
+    @get("/{recording_id:str}/audio", status_code=307, sync_to_thread=True, responses=errors("RECORDING_NOT_FOUND"))
+    def get_audio(self, recording_id: str, tenant_id: str, service: RecordingService) -> Redirect:
+        """307 to a short-lived presigned URL of the audio object."""
+        return Redirect(service.presigned_audio_url(tenant_id, recording_id), status_code=307)

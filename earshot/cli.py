@@ -80,6 +80,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from earshot.processes import StartError
     from earshot.stack import LocalStack
 
     settings = _settings(api_port=args.port, data_dir=args.data_dir, worker_processes=args.processes)
@@ -92,7 +93,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        stack.start(console=True)
+        try:
+            stack.start(console=True)
+        except StartError as exc:
+            print(f"earshot up: {exc}", file=sys.stderr)
+            return 1
         print(stack.instructions(), flush=True)
         while not stop.is_set():
             dead = stack.dead()

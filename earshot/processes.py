@@ -45,6 +45,8 @@ def free_port() -> int:
 
 def port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # As servers bind: a port whose last connection is in TIME_WAIT is free to them.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -168,9 +170,7 @@ def juicefs_binary() -> str:
     return found
 
 
-def start_s3(
-    data_dir: Path, port: int, *, access_key: str, secret_key: str, log_path: Path | None = None
-) -> Proc:
+def start_s3(data_dir: Path, port: int, *, access_key: str, secret_key: str, log_path: Path | None = None) -> Proc:
     """An S3 server on loopback: `juicefs gateway` (MinIO's gateway code) over a local file store."""
     if len(secret_key) < 8:
         raise StartError("the S3 secret key must be at least 8 characters")
@@ -195,7 +195,7 @@ def start_s3(
         binary, "gateway", meta, f"127.0.0.1:{port}",
         "--multi-buckets", "--object-meta", "--object-tag", "--keep-etag",
         "--no-banner", "--no-usage-report",
-        "--metrics", f"127.0.0.1:{free_port()}",
+        "--metrics", "127.0.0.1:0",
         "--cache-dir", str(data_dir / "cache"), "--cache-size", "512",
         "--log", str(data_dir / "gateway.log"),
     ]  # fmt: skip
@@ -208,9 +208,7 @@ def _earshot(args: list[str]) -> list[str]:
     return [sys.executable, "-m", "earshot", *args]
 
 
-def start_api(
-    env: Mapping[str, str], port: int, *, log_path: Path | None = None, timeout: float = 60
-) -> Proc:
+def start_api(env: Mapping[str, str], port: int, *, log_path: Path | None = None, timeout: float = 60) -> Proc:
     proc = _spawn("api", _earshot(["api", "--port", str(port)]), log_path=log_path, env=env, port=port)
     wait_until(lambda: _http_ok(f"http://127.0.0.1:{port}/health"), proc, timeout=timeout)
     return proc

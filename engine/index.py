@@ -26,6 +26,10 @@ class PageQuery:
     """Inclusive lower bound on created_at, epoch milliseconds."""
     to_ms: int | None = None
     """Inclusive upper bound on created_at, epoch milliseconds."""
+    after: str | None = None
+    """Keyset cursor: start right after this recording (newest-first order) instead of at `offset`,
+    so that recordings added while a client walks the pages cause no duplicates. Ignored when the
+    recording is not in the list (deleted meanwhile): `offset` applies then."""
 
 
 class Index(Protocol):
@@ -45,6 +49,12 @@ class Index(Protocol):
     def page(self, query: PageQuery) -> tuple[list[Recording], int]:
         """Newest first; returns (recordings of this page, total matching the filters)."""
 
+    def set_alias(self, tenant_id: str, alias: str, recording_id: str) -> str:
+        """Name a recording by an outside id (a telephony session) once; returns the recording
+        id the alias points to, which is an earlier one if the alias was already taken."""
+
+    def get_alias(self, tenant_id: str, alias: str) -> str | None: ...
+
     def ping(self) -> None: ...
 
 
@@ -58,7 +68,15 @@ class MemoryIndex:
 
     def __init__(self) -> None:
         self._items: dict[str, Recording] = {}
+        self._aliases: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
+
+    def set_alias(self, tenant_id: str, alias: str, recording_id: str) -> str:
+        with self._lock:
+            return self._aliases.setdefault((tenant_id, alias), recording_id)
+
+    def get_alias(self, tenant_id: str, alias: str) -> str | None:
+        return self._aliases.get((tenant_id, alias))
 
     def add(self, recording: Recording) -> None:
         with self._lock:
@@ -80,17 +98,30 @@ class MemoryIndex:
             return self._items.pop(recording_id, None)
 
     def page(self, query: PageQuery) -> tuple[list[Recording], int]:
-        matching = [
-            r
-            for r in self._items.values()
-            if r.tenant_id == query.tenant_id
-            and (query.status is None or r.status == query.status)
-            and (query.from_ms is None or score_of(r) >= query.from_ms)
+        # The same arithmetic as RedisIndex: ranks in the tenant's (status) list, newest first;
+        # Redis orders equal scores by member, so sort on (score, id) descending.
+        ordered = sorted(
+            (
+                r
+                for r in self._items.values()
+                if r.tenant_id == query.tenant_id and (query.status is None or r.status == query.status)
+            ),
+            key=lambda r: (score_of(r), r.id),
+            reverse=True,
+        )
+        newer = sum(1 for r in ordered if query.to_ms is not None and score_of(r) > query.to_ms)
+        total = sum(
+            1
+            for r in ordered
+            if (query.from_ms is None or score_of(r) >= query.from_ms)
             and (query.to_ms is None or score_of(r) <= query.to_ms)
-        ]
-        # Redis orders equal scores by member; reverse order of (score, id) matches ZREVRANGE.
-        matching.sort(key=lambda r: (score_of(r), r.id), reverse=True)
-        return matching[query.offset : query.offset + query.limit], len(matching)
+        )
+        start = newer + query.offset
+        ids = [r.id for r in ordered]
+        if query.after is not None and query.after in ids:
+            start = max(ids.index(query.after) + 1, newer)
+        stop = min(start + query.limit, newer + total)
+        return ordered[start:stop], total
 
     def ping(self) -> None:
         return None

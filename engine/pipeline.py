@@ -20,6 +20,7 @@ import msgspec
 from engine import audio
 from engine.clock import utc_now
 from engine.errors import AudioTooLong, JobFailure, TranscriptionError
+from engine.fetch import fetch_to_storage
 from engine.index import Index
 from engine.languages import language_name
 from engine.recordings import Features, Recording, RecordingError, Status, transcript_key
@@ -68,9 +69,12 @@ class TranscriptionJob:
 
     def _transcribe(self, recording: Recording, path: Path) -> Status | None:
         if not self._storage.download(recording.s3_key, path):
-            # The audio is gone: deleted while queued. Nothing to bring back.
-            log.info("skip", extra={"recording_id": recording.id, "reason": "audio object missing"})
-            return None
+            fetched = self._fetch_source(recording)
+            if fetched is None or not self._storage.download(fetched.s3_key, path):
+                # The audio is gone: deleted while queued. Nothing to bring back.
+                log.info("skip", extra={"recording_id": recording.id, "reason": "audio object missing"})
+                return None
+            recording = fetched
         info = audio.probe(path)
         probed = msgspec.structs.replace(
             recording,
@@ -87,8 +91,7 @@ class TranscriptionJob:
         recording = probed
         if info.duration_seconds and info.duration_seconds > self._settings.max_audio_seconds:
             raise AudioTooLong(
-                f"the audio lasts {info.duration_seconds:.0f} s; the limit is "
-                f"{self._settings.max_audio_seconds:.0f} s"
+                f"the audio lasts {info.duration_seconds:.0f} s; the limit is {self._settings.max_audio_seconds:.0f} s"
             )
         samples = audio.decode(path)
         decoded_seconds = round(samples.size / audio.SAMPLE_RATE, 3)
@@ -120,9 +123,7 @@ class TranscriptionJob:
             tenant_id=recording.tenant_id,
             text=result.text,
             confidence=(
-                weighted_confidence(result.words)
-                if options.word_timestamps
-                else segment_confidence(result.segments)
+                weighted_confidence(result.words) if options.word_timestamps else segment_confidence(result.segments)
             ),
             language=language_name(result.language),
             language_code=result.language,
@@ -158,6 +159,24 @@ class TranscriptionJob:
             extra={"recording_id": recording.id, "tenant_id": recording.tenant_id, "ms": elapsed_ms},
         )
         return Status.TRANSCRIBED
+
+    def _fetch_source(self, recording: Recording) -> Recording | None:
+        """Bring the audio of a by-URL recording into storage (once: a stored size means done)."""
+        source = recording.features.source_url if recording.features else None
+        if source is None or recording.file_size_bytes is not None:
+            return None
+        size = fetch_to_storage(
+            source,
+            self._storage,
+            recording.s3_key,
+            max_bytes=self._settings.max_upload_bytes,
+            allow_private=self._settings.allow_private_urls,
+        )
+        fetched = msgspec.structs.replace(recording, file_size_bytes=size, updated_at=utc_now())
+        if not self._index.update(fetched):
+            self._storage.delete(recording.s3_key)  # deleted while we fetched
+            return None
+        return fetched
 
     def fail(self, recording_id: str, exc: JobFailure) -> Status | None:
         """End a recording `failed` with `exc`'s code (no-op if it is gone or already done)."""

@@ -40,6 +40,8 @@ class Features(msgspec.Struct, kw_only=True):
     model: str = "tiny.en"
     word_timestamps: bool = True
     initial_prompt: str | None = None
+    source_url: str | None = None
+    """Where the engine fetches the audio from (ingest by URL and telephony callbacks)."""
 
 
 class Recording(msgspec.Struct, kw_only=True):
@@ -103,9 +105,7 @@ def validate_custom_tags(raw: str | bytes | None) -> dict[str, str] | None:
         raise InvalidCustomTags(f"custom_tags has {len(tags)} keys; at most {MAX_TAGS} are allowed")
     for key, value in tags.items():
         if not _TAG_KEY.fullmatch(key):
-            raise InvalidCustomTags(
-                f"custom_tags key {key[:40]!r} must be 1-32 characters of A-Z a-z 0-9 _ -"
-            )
+            raise InvalidCustomTags(f"custom_tags key {key[:40]!r} must be 1-32 characters of A-Z a-z 0-9 _ -")
         if not isinstance(value, str):
             raise InvalidCustomTags(f"custom_tags value of {key!r} must be a string")
         if len(value) > MAX_TAG_VALUE:
@@ -122,7 +122,6 @@ def validate_custom_tags(raw: str | bytes | None) -> dict[str, str] | None:
                 crossing = key
                 break
         raise InvalidCustomTags(
-            f"custom_tags serializes to {size} bytes (limit {MAX_TAGS_BYTES}); "
-            f"the key {crossing!r} crosses it"
+            f"custom_tags serializes to {size} bytes (limit {MAX_TAGS_BYTES}); the key {crossing!r} crosses it"
         )
     return tags

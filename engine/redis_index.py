@@ -92,9 +92,7 @@ class RedisIndex:
                     if current.status != recording.status:
                         score = score_of(recording)
                         pipe.zrem(self._by_status(recording.tenant_id, current.status), recording.id)
-                        pipe.zadd(
-                            self._by_status(recording.tenant_id, recording.status), {recording.id: score}
-                        )
+                        pipe.zadd(self._by_status(recording.tenant_id, recording.status), {recording.id: score})
                     pipe.execute()
                     return True
                 except redis.WatchError:
@@ -121,25 +119,37 @@ class RedisIndex:
                     continue
 
     def page(self, query: PageQuery) -> tuple[list[Recording], int]:
-        key = (
-            self._all(query.tenant_id)
-            if query.status is None
-            else self._by_status(query.tenant_id, query.status)
-        )
+        key = self._all(query.tenant_id) if query.status is None else self._by_status(query.tenant_id, query.status)
         low = "-inf" if query.from_ms is None else str(query.from_ms)
         high = "+inf" if query.to_ms is None else str(query.to_ms)
         with redis_errors():
             pipe = self._r.pipeline(transaction=False)
             pipe.zcount(key, low, high)
             pipe.zcount(key, f"({high}" if query.to_ms is not None else "(+inf", "+inf")
-            total, newer = pipe.execute()
+            if query.after is not None:
+                pipe.zrevrank(key, query.after)
+            total, newer, *cursor = pipe.execute()
             start = newer + query.offset
-            stop = newer + min(query.offset + query.limit, total) - 1
-            if query.offset >= total or stop < start:
+            if cursor and cursor[0] is not None:
+                start = max(int(cursor[0]) + 1, newer)
+            stop = min(start + query.limit, newer + total) - 1
+            if stop < start:
                 return [], total
             ids = self._r.zrevrange(key, start, stop)
             raws = self._r.mget([self._rec(_text(i)) for i in ids]) if ids else []
         return [_decode(raw) for raw in raws if raw is not None], total
+
+    def set_alias(self, tenant_id: str, alias: str, recording_id: str) -> str:
+        key = f"{self._p}:t:{tenant_id}:alias:{alias}"
+        with redis_errors():
+            if self._r.set(key, recording_id, nx=True):
+                return recording_id
+            return _text(self._r.get(key))
+
+    def get_alias(self, tenant_id: str, alias: str) -> str | None:
+        with redis_errors():
+            raw = self._r.get(f"{self._p}:t:{tenant_id}:alias:{alias}")
+        return None if raw is None else _text(raw)
 
     def ping(self) -> None:
         with redis_errors():

@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO, cast
+from urllib.parse import urlsplit
 
 import urllib3
 from minio import Minio
@@ -46,8 +48,9 @@ class _Counting:
 
 
 class S3Storage:
-    def __init__(self, client: Minio, bucket: str) -> None:
+    def __init__(self, client: Minio, bucket: str, *, presigner: Minio | None = None) -> None:
         self._c = client
+        self._presigner = presigner or client
         self.bucket = bucket
 
     @classmethod
@@ -66,7 +69,7 @@ class S3Storage:
             region=settings.s3_region or None,
             http_client=http,
         )
-        return cls(client, settings.s3_bucket)
+        return cls(client, settings.s3_bucket, presigner=_presigner(settings))
 
     def ensure_bucket(self) -> None:
         with s3_errors():
@@ -125,3 +128,20 @@ class S3Storage:
     def ping(self) -> None:
         with s3_errors():
             self._c.bucket_exists(self.bucket)
+
+    def presign_get(self, key: str, ttl_seconds: int) -> str:
+        with s3_errors():
+            return self._presigner.presigned_get_object(self.bucket, key, expires=timedelta(seconds=ttl_seconds))
+
+
+def _presigner(settings: Settings) -> Minio:
+    """Signs links for clients, with the address they use (which may differ from ours).
+    Signing is local: the region is given so that no request is made."""
+    public = urlsplit(settings.s3_public_url) if settings.s3_public_url else None
+    return Minio(
+        public.netloc if public else settings.s3_endpoint,
+        access_key=settings.s3_access_key,
+        secret_key=settings.s3_secret_key,
+        secure=(public.scheme == "https") if public else settings.s3_secure,
+        region=settings.s3_region or "us-east-1",
+    )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
+import asyncio
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
 import msgspec
 
@@ -16,6 +18,7 @@ from engine.errors import (
     TranscriptionFailed,
     TranscriptionNotReady,
 )
+from engine.fetch import check_source_url
 from engine.index import Index, PageQuery
 from engine.jobs import JobQueue
 from engine.languages import LANGUAGES
@@ -31,11 +34,12 @@ from engine.recordings import (
 from engine.settings import Settings
 from engine.storage import Storage
 from engine.transcripts import Transcription
-from engine.uploads import receive_multipart
+from engine.uploads import extension_for, receive_multipart, safe_filename
 
-__all__ = ["RecordingService", "UploadContext"]
+__all__ = ["RecordingService", "UploadContext", "check_form_field", "json_fields"]
 
 MAX_PROMPT_CHARS = 2000
+OPTIONAL_FIELDS = ("custom_tags", "language", "model", "word_timestamps", "initial_prompt")
 _decode_transcription = msgspec.json.Decoder(Transcription).decode
 
 
@@ -48,23 +52,41 @@ class UploadContext:
     upload_source: str = "api"
 
 
-def _check_field(models: Collection[str]) -> object:
-    def check(name: str, value: str) -> None:
-        if name == "custom_tags":
-            validate_custom_tags(value)
-        elif name == "language":
-            if value != "auto" and value not in LANGUAGES:
-                raise InvalidParameter(f"language {value[:20]!r} is not 'auto' or a supported ISO 639-1 code")
-        elif name == "model":
-            if value not in models:
-                raise InvalidParameter(f"model {value[:64]!r} is not available; see GET /v1/models")
-        elif name == "word_timestamps":
-            if value.lower() not in ("true", "false", "1", "0"):
-                raise InvalidParameter("word_timestamps must be true or false")
-        elif name == "initial_prompt" and len(value) > MAX_PROMPT_CHARS:
-            raise InvalidParameter(f"initial_prompt is longer than {MAX_PROMPT_CHARS} characters")
+def check_form_field(name: str, value: str, models: Collection[str]) -> None:
+    """Check one optional upload field as soon as it arrives (before any audio is stored)."""
+    if name == "custom_tags":
+        validate_custom_tags(value)
+    elif name == "language":
+        if value != "auto" and value not in LANGUAGES:
+            raise InvalidParameter(f"language {value[:20]!r} is not 'auto' or a supported ISO 639-1 code")
+    elif name == "model":
+        if value not in models:
+            raise InvalidParameter(f"model {value[:64]!r} is not available; see GET /v1/models")
+    elif name == "word_timestamps":
+        if value.lower() not in ("true", "false", "1", "0"):
+            raise InvalidParameter("word_timestamps must be true or false")
+    elif name == "initial_prompt" and len(value) > MAX_PROMPT_CHARS:
+        raise InvalidParameter(f"initial_prompt is longer than {MAX_PROMPT_CHARS} characters")
 
-    return check
+
+def json_fields(payload: Mapping[str, object], check: Callable[[str, str], None]) -> dict[str, str]:
+    """The optional fields of a JSON request as the strings a form would carry, checked alike."""
+    fields: dict[str, str] = {}
+    for name in OPTIONAL_FIELDS:
+        value = payload.get(name)
+        if value is None:
+            continue
+        if name == "custom_tags" and isinstance(value, dict):
+            text = msgspec.json.encode(value).decode()
+        elif name == "word_timestamps" and isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, str):
+            text = value
+        else:
+            raise InvalidParameter(f"{name} has the wrong type")
+        check(name, text)
+        fields[name] = text
+    return fields
 
 
 class RecordingService:
@@ -77,9 +99,8 @@ class RecordingService:
         self._jobs = jobs
         self._models = models
 
-    async def upload(
-        self, ctx: UploadContext, body: AsyncIterator[bytes], content_type: str | None
-    ) -> Recording:
+    async def upload(self, ctx: UploadContext, body: AsyncIterator[bytes], content_type: str | None) -> Recording:
+        """A multipart upload, streamed into storage; returns the queued recording."""
         recording_id = new_id()
         received = await receive_multipart(
             body,
@@ -87,25 +108,72 @@ class RecordingService:
             storage=self._storage,
             key_for=lambda ext: audio_key(ctx.tenant_id, recording_id, ext or "bin"),
             limit=self._settings.max_upload_bytes,
-            check_field=_check_field(self._models),  # type: ignore[arg-type]
+            check_field=self.check_field,
         )
-        fields = received.fields
+        recording = self.new_recording(
+            ctx,
+            recording_id,
+            key=received.key,
+            fields=received.fields,
+            filename=received.filename,
+            extension=received.extension,
+            size=received.size,
+        )
+        await asyncio.to_thread(self.commit, recording)
+        return recording
+
+    def create_from_url(self, ctx: UploadContext, payload: Mapping[str, object]) -> Recording:
+        """`{"source_url": ..., same optional fields}`: the worker fetches the audio itself."""
+        url = check_source_url(payload.get("source_url"))
+        fields = json_fields(payload, self.check_field)
+        path = urlsplit(url).path
+        extension = extension_for(path, None)
+        recording_id = new_id()
+        recording = self.new_recording(
+            ctx,
+            recording_id,
+            key=audio_key(ctx.tenant_id, recording_id, extension or "bin"),
+            fields=fields,
+            filename=safe_filename(unquote(path)),
+            extension=extension,
+            size=None,
+            source_url=url,
+        )
+        self.commit(recording)
+        return recording
+
+    def check_field(self, name: str, value: str) -> None:
+        check_form_field(name, value, self._models)
+
+    def new_recording(
+        self,
+        ctx: UploadContext,
+        recording_id: str,
+        *,
+        key: str,
+        fields: Mapping[str, str],
+        filename: str | None,
+        extension: str | None,
+        size: int | None,
+        source_url: str | None = None,
+    ) -> Recording:
         now = utc_now()
-        recording = Recording(
+        return Recording(
             id=recording_id,
             tenant_id=ctx.tenant_id,
             user_id=ctx.user_id,
-            original_filename=received.filename,
-            s3_key=received.key,
+            original_filename=filename,
+            s3_key=key,
             s3_bucket=self._storage.bucket,
-            file_size_bytes=received.size,
-            audio_format=received.extension,
+            file_size_bytes=size,
+            audio_format=extension,
             status=Status.PROCESSING,
             features=Features(
                 language=fields.get("language", "auto"),
                 model=fields.get("model", self._settings.model),
                 word_timestamps=fields.get("word_timestamps", "true").lower() in ("true", "1"),
                 initial_prompt=fields.get("initial_prompt") or None,
+                source_url=source_url,
             ),
             client_ip=ctx.client_ip,
             user_agent=(ctx.user_agent or "")[:512] or None,
@@ -114,10 +182,14 @@ class RecordingService:
             created_at=now,
             updated_at=now,
         )
-        self._commit(recording)
-        return recording
 
-    def _commit(self, recording: Recording) -> None:
+    def presigned_audio_url(self, tenant_id: str, recording_id: str) -> str:
+        recording = self.get(tenant_id, recording_id)
+        if recording.file_size_bytes is None:
+            raise RecordingNotFound("the recording has no audio yet")
+        return self._storage.presign_get(recording.s3_key, self._settings.presign_ttl_s)
+
+    def commit(self, recording: Recording) -> None:
         """Index then enqueue; on failure undo what was done so no half-written state remains."""
         try:
             self._index.add(recording)
@@ -125,10 +197,13 @@ class RecordingService:
             self._storage.delete(recording.s3_key)
             raise
         try:
-            self._jobs.enqueue_transcription(recording.id, self.queue_for(recording))
+            self.enqueue(recording)
         except EarshotError:
             self._undo(recording)
             raise
+
+    def enqueue(self, recording: Recording) -> None:
+        self._jobs.enqueue_transcription(recording.id, self.queue_for(recording))
 
     def _undo(self, recording: Recording) -> None:
         try:

@@ -40,6 +40,18 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     )
     s3_secure: Annotated[bool, Meta(description="Use HTTPS to reach the S3 endpoint.")] = False
     s3_region: Annotated[str, Meta(description="S3 region (empty: the server's default).")] = ""
+    s3_public_url: Annotated[
+        str, Meta(description="Base URL clients use to reach S3 in presigned links (empty: the endpoint).")
+    ] = ""
+    presign_ttl_s: Annotated[
+        int, Meta(ge=10, le=7 * 86400, description="Lifetime of presigned audio links in seconds.")
+    ] = 900
+    allow_private_urls: Annotated[
+        bool, Meta(description="Let source_url ingest fetch private or loopback addresses (SSRF guard off).")
+    ] = False
+    token_max_ttl_s: Annotated[
+        int, Meta(ge=60, description="Longest lifetime an upload token may be issued for, in seconds.")
+    ] = 86400
     api_host: Annotated[str, Meta(description="Address the API listens on.")] = "127.0.0.1"
     api_port: Annotated[int, Meta(ge=1, le=65535, description="Port the API listens on.")] = 8000
     max_upload_bytes: Annotated[
@@ -72,9 +84,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     job_max_retries: Annotated[
         int, Meta(ge=0, description="Retries of a job after transient failures (Redis or S3 down).")
     ] = 20
-    data_dir: Annotated[
-        str, Meta(description="Where `earshot up` keeps Redis and S3 data, logs and stack.env.")
-    ] = ".earshot"
+    data_dir: Annotated[str, Meta(description="Where `earshot up` keeps Redis and S3 data, logs and stack.env.")] = (
+        ".earshot"
+    )
     log_level: Annotated[str, Meta(description="Log level: DEBUG, INFO, WARNING or ERROR.")] = "INFO"
 
     @classmethod

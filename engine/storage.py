@@ -38,6 +38,9 @@ class Storage(Protocol):
 
     def ping(self) -> None: ...
 
+    def presign_get(self, key: str, ttl_seconds: int) -> str:
+        """A URL that lets its holder GET the object for `ttl_seconds`, without credentials."""
+
 
 class MemoryStorage:
     def __init__(self, bucket: str = "memory") -> None:
@@ -77,3 +80,6 @@ class MemoryStorage:
 
     def ping(self) -> None:
         return None
+
+    def presign_get(self, key: str, ttl_seconds: int) -> str:
+        return f"memory://{self.bucket}/{key}?ttl={ttl_seconds}"

@@ -66,9 +66,7 @@ class WhisperTranscriber:
         self.name = name
         self.device = device
         self.compute_type = compute_type
-        self._model = WhisperModel(
-            str(model_path), device=device, compute_type=compute_type, cpu_threads=cpu_threads
-        )
+        self._model = WhisperModel(str(model_path), device=device, compute_type=compute_type, cpu_threads=cpu_threads)
 
     def transcribe(self, audio: np.ndarray[Any, Any], options: TranscribeOptions) -> TranscriptResult:
         segments_iter, info = self._model.transcribe(
@@ -104,9 +102,7 @@ class WhisperTranscriber:
         return TranscriptResult(
             text=" ".join(s.text for s in segments if s.text).strip(),
             language=info.language,
-            language_probability=round(float(info.language_probability), 4)
-            if info.language_probability
-            else None,
+            language_probability=round(float(info.language_probability), 4) if info.language_probability else None,
             duration=float(info.duration),
             words=words,
             segments=segments,

@@ -11,9 +11,7 @@ from workers.runner import serve
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m workers")
-    parser.add_argument(
-        "--processes", type=int, default=1, help="processes on this machine (sizes CPU threads)"
-    )
+    parser.add_argument("--processes", type=int, default=1, help="processes on this machine (sizes CPU threads)")
     args = parser.parse_args()
     return serve(Settings.from_env(), processes=args.processes)
 

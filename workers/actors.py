@@ -30,9 +30,7 @@ def declare_actors(broker: dramatiq.Broker, settings: Settings, job: Transcripti
         try:
             job.run(recording_id)
         except ServiceUnavailable:
-            log.warning(
-                "dependency unavailable; the job will be retried", extra={"recording_id": recording_id}
-            )
+            log.warning("dependency unavailable; the job will be retried", extra={"recording_id": recording_id})
             raise
         except TimeLimitExceeded:
             log.error("job exceeded its time limit", extra={"recording_id": recording_id})

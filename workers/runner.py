@@ -33,9 +33,7 @@ def serve(settings: Settings, *, processes: int = 1, stop: threading.Event | Non
     backends = Backends.connect(settings)
     cache = ModelCache(settings, cpu_threads=default_cpu_threads(settings, processes))
     cache.get(settings.model)  # load before taking jobs: the first job should not pay for it
-    job = TranscriptionJob(
-        settings=settings, index=backends.index, storage=backends.storage, transcriber_for=cache.get
-    )
+    job = TranscriptionJob(settings=settings, index=backends.index, storage=backends.storage, transcriber_for=cache.get)
     broker = make_broker(settings)
     declare_actors(broker, settings, job)
     worker = dramatiq.Worker(broker, queues=set(settings.queue_list), worker_threads=1, worker_timeout=500)
@@ -57,9 +55,7 @@ def run(settings: Settings, processes: int) -> int:
     import os
 
     children = [
-        subprocess.Popen(
-            [sys.executable, "-m", "workers", "--processes", str(processes)], env={**os.environ, **env}
-        )
+        subprocess.Popen([sys.executable, "-m", "workers", "--processes", str(processes)], env={**os.environ, **env})
         for _ in range(processes)
     ]
     stop = threading.Event()

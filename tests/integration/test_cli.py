@@ -23,9 +23,7 @@ pytestmark = pytest.mark.integration
 
 
 def earshot(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "earshot", *args], env=env, capture_output=True, text=True, timeout=60
-    )
+    return subprocess.run([sys.executable, "-m", "earshot", *args], env=env, capture_output=True, text=True, timeout=60)
 
 
 def test_keys_create_list_and_revoke(settings: Settings, backends: object) -> None:

@@ -163,8 +163,39 @@ def test_an_unreachable_redis_is_service_unavailable_quickly() -> None:
 def test_an_unreachable_s3_server_is_service_unavailable(settings: Settings) -> None:
     from earshot.processes import free_port
 
-    storage = S3Storage.from_settings(
-        msgspec.structs.replace(settings, s3_endpoint=f"127.0.0.1:{free_port()}")
-    )
+    storage = S3Storage.from_settings(msgspec.structs.replace(settings, s3_endpoint=f"127.0.0.1:{free_port()}"))
     with pytest.raises(ServiceUnavailable):
         storage.get_bytes("x")
+
+
+def test_a_cursor_walk_sees_each_recording_once_while_new_ones_arrive(index: Index) -> None:
+    recs = [make("t1", minutes_ago=10 + i) for i in range(9)]
+    for r in recs:
+        index.add(r)
+    seen: list[str] = []
+    after = None
+    for _ in range(10):
+        items, _ = index.page(PageQuery(tenant_id="t1", limit=2, after=after))
+        if not items:
+            break
+        seen += [r.id for r in items]
+        after = items[-1].id
+        index.add(make("t1"))  # a new upload lands at the top while the client walks
+    assert seen == [r.id for r in recs]
+
+
+def test_a_cursor_respects_the_date_window(index: Index) -> None:
+    recs = [make("t1", minutes_ago=i) for i in range(6)]
+    for r in recs:
+        index.add(r)
+    assert recs[1].created_at is not None and recs[4].created_at is not None
+    window = dict(tenant_id="t1", from_ms=to_ms(recs[4].created_at), to_ms=to_ms(recs[1].created_at))
+    first, total = index.page(PageQuery(**window, limit=2))  # type: ignore[arg-type]
+    assert [r.id for r in first] == [recs[1].id, recs[2].id] and total == 4
+    rest, _ = index.page(PageQuery(**window, limit=5, after=first[-1].id))  # type: ignore[arg-type]
+    assert [r.id for r in rest] == [recs[3].id, recs[4].id]
+    # A cursor newer than the window starts at the window's top; an unknown one falls back to offset.
+    top, _ = index.page(PageQuery(**window, limit=1, after=recs[0].id))  # type: ignore[arg-type]
+    assert [r.id for r in top] == [recs[1].id]
+    fallback, _ = index.page(PageQuery(**window, limit=1, offset=1, after="gone"))  # type: ignore[arg-type]
+    assert [r.id for r in fallback] == [recs[2].id]

@@ -14,9 +14,7 @@ class FakeTranscriber:
     device = "cpu"
     compute_type = "int8"
 
-    def __init__(
-        self, text: str = "hello brave new world", on_call: Callable[[], None] | None = None
-    ) -> None:
+    def __init__(self, text: str = "hello brave new world", on_call: Callable[[], None] | None = None) -> None:
         self.text = text
         self.calls: list[TranscribeOptions] = []
         self.on_call = on_call
@@ -26,8 +24,7 @@ class FakeTranscriber:
         if self.on_call:
             self.on_call()
         words = [
-            Word(word=w, start=i * 0.5, end=i * 0.5 + 0.4, confidence=0.9)
-            for i, w in enumerate(self.text.split())
+            Word(word=w, start=i * 0.5, end=i * 0.5 + 0.4, confidence=0.9) for i, w in enumerate(self.text.split())
         ]
         end = words[-1].end if words else 0.0
         return TranscriptResult(
@@ -36,9 +33,7 @@ class FakeTranscriber:
             language_probability=0.99,
             duration=len(audio) / 16000,
             words=words if options.word_timestamps else [],
-            segments=[
-                Segment(id=0, start=0.0, end=end, text=self.text, avg_logprob=-0.1, no_speech_prob=0.01)
-            ]
+            segments=[Segment(id=0, start=0.0, end=end, text=self.text, avg_logprob=-0.1, no_speech_prob=0.01)]
             if self.text
             else [],
         )

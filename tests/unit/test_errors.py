@@ -132,9 +132,7 @@ def test_an_unexpected_exception_is_a_500_without_a_stack_trace() -> None:
         response = client.get("/boom")
 
     assert response.status_code == 500
-    assert response.json() == {
-        "error": {"code": "INTERNAL_ERROR", "message": "internal error", "status": 500}
-    }
+    assert response.json() == {"error": {"code": "INTERNAL_ERROR", "message": "internal error", "status": 500}}
     assert "secret internals" not in response.text
 
 

@@ -141,9 +141,7 @@ def test_date_from_after_a_date_to_with_a_time_on_the_same_day_is_rejected() -> 
 
 
 def test_the_page_uri_keeps_every_filter_and_the_limit() -> None:
-    params = parse(
-        page="1", limit="10", status="failed", date_from="2025-10-01", date_to="2025-10-31T00:00:00Z"
-    )
+    params = parse(page="1", limit="10", status="failed", date_from="2025-10-01", date_to="2025-10-31T00:00:00Z")
 
     uri = urlsplit(params.uri(2))
 

@@ -78,9 +78,7 @@ def test_a_recording_is_probed_transcribed_and_stored(jfk: bytes) -> None:
 
 def test_the_features_asked_for_reach_the_model(jfk: bytes) -> None:
     world = World()
-    rec = world.add(
-        jfk, features=Features(model="fake", language="en", word_timestamps=False, initial_prompt="JFK")
-    )
+    rec = world.add(jfk, features=Features(model="fake", language="en", word_timestamps=False, initial_prompt="JFK"))
     world.job.run(rec.id)
     (options,) = world.transcriber.calls
     assert (options.language, options.word_timestamps, options.initial_prompt) == ("en", False, "JFK")

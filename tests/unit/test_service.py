@@ -98,9 +98,7 @@ def test_the_transcription_is_not_ready_while_processing_and_failed_when_failed(
     rec = upload(svc, multipart(b"RIFFdata"))
     with pytest.raises(TranscriptionNotReady):
         svc.transcription("t1", rec.id)
-    failed = msgspec.structs.replace(
-        rec, status=Status.FAILED, error=RecordingError(code="INVALID_AUDIO", message="x")
-    )
+    failed = msgspec.structs.replace(rec, status=Status.FAILED, error=RecordingError(code="INVALID_AUDIO", message="x"))
     index.update(failed)
     with pytest.raises(TranscriptionFailed, match="INVALID_AUDIO"):
         svc.transcription("t1", rec.id)

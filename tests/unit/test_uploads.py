@@ -167,9 +167,7 @@ def test_a_body_sent_in_one_piece_is_stored_intact() -> None:
 def test_the_upload_reports_its_filename_content_type_and_size() -> None:
     storage = MemoryStorage()
 
-    upload = receive(
-        storage, multipart(file_part(b"RIFF....WAVE", filename="meeting.wav", content_type="audio/wav"))
-    )
+    upload = receive(storage, multipart(file_part(b"RIFF....WAVE", filename="meeting.wav", content_type="audio/wav")))
 
     assert (upload.filename, upload.content_type, upload.extension, upload.size) == (
         "meeting.wav",
@@ -188,9 +186,7 @@ def test_fields_before_and_after_the_file_are_returned_and_each_is_checked() -> 
         field_part("custom_tags", '{"team": "sales"}'),
     )
 
-    upload = receive(
-        MemoryStorage(), chunked(body, tiny_sizes()), check_field=lambda n, v: checked.append((n, v))
-    )
+    upload = receive(MemoryStorage(), chunked(body, tiny_sizes()), check_field=lambda n, v: checked.append((n, v)))
 
     assert upload.fields == {"language": "en", "custom_tags": '{"team": "sales"}'}
     assert checked == [("language", "en"), ("custom_tags", '{"team": "sales"}')]
@@ -210,9 +206,7 @@ def test_a_file_exactly_at_the_limit_is_accepted() -> None:
 def test_the_extension_comes_from_the_filename_in_lower_case() -> None:
     key_for = KeyFor()
 
-    receive(
-        MemoryStorage(), multipart(file_part(b"fLaC", filename="x.FLAC", content_type=None)), key_for=key_for
-    )
+    receive(MemoryStorage(), multipart(file_part(b"fLaC", filename="x.FLAC", content_type=None)), key_for=key_for)
 
     assert key_for.extensions == ["flac"]
 
@@ -297,9 +291,7 @@ def test_a_truncated_body_is_rejected_and_nothing_is_stored(cut: int) -> None:
     assert storage.objects == {}
 
 
-@pytest.mark.parametrize(
-    "content_type", [None, "", "application/json", "audio/wav", "text/plain; boundary=x"]
-)
+@pytest.mark.parametrize("content_type", [None, "", "application/json", "audio/wav", "text/plain; boundary=x"])
 def test_a_body_that_is_not_multipart_form_data_is_an_unsupported_media_type(
     content_type: str | None,
 ) -> None:
@@ -337,9 +329,7 @@ def test_a_bad_field_before_the_file_stops_the_upload_before_anything_is_stored(
 
 
 @pytest.mark.parametrize(("sizes", "audio_size"), [TINY, LARGE])
-def test_a_bad_field_after_the_file_leaves_nothing_stored(
-    sizes: Callable[[], Iterable[int]], audio_size: int
-) -> None:
+def test_a_bad_field_after_the_file_leaves_nothing_stored(sizes: Callable[[], Iterable[int]], audio_size: int) -> None:
     storage = MemoryStorage()
     body = multipart(file_part(awkward_audio(audio_size)), field_part("language", "klingon"))
 
