@@ -344,7 +344,8 @@ def test_an_expired_token_is_401(stack: Stack, api: httpx.Client, audio_dir: Pat
 @pytest.mark.parametrize(
     "body",
     [{}, {"identity": ""}, {"identity": "x" * 129}, {"identity": "a\nb"}, {"identity": 5},
-     {"identity": "u", "ttl_seconds": 0}, {"identity": "u", "ttl_seconds": 10**7}, {"identity": "u", "ttl_seconds": "60"}],
+     {"identity": "u", "ttl_seconds": 0}, {"identity": "u", "ttl_seconds": 10**7},
+     {"identity": "u", "ttl_seconds": "60"}],
 )  # fmt: skip
 def test_bad_token_requests_are_400(api: httpx.Client, body: dict[str, Any]) -> None:
     assert_error(api.post("/v1/tokens", json=body), 400, "INVALID_PARAMETER")
