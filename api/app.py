@@ -16,6 +16,7 @@ from api.health import health, ready
 from api.recordings import RecordingsController
 from api.tokens import create_token
 from api.voice import VoiceController
+from api.webhooks import WebhooksController
 from engine.backends import Backends
 from engine.errors import ServiceUnavailable
 from engine.jobs import DramatiqQueue, JobQueue, make_broker
@@ -60,7 +61,15 @@ def create_app(settings: Settings, *, backends: Backends | None = None, jobs: Jo
         return Provide(lambda: value, use_cache=True, sync_to_thread=False)
 
     return Litestar(
-        route_handlers=[RecordingsController, VoiceController, create_token, list_models, health, ready],
+        route_handlers=[
+            RecordingsController,
+            WebhooksController,
+            VoiceController,
+            create_token,
+            list_models,
+            health,
+            ready,
+        ],
         dependencies={
             "settings": const(settings),
             "backends": const(backends),
@@ -68,6 +77,7 @@ def create_app(settings: Settings, *, backends: Backends | None = None, jobs: Jo
             "service": const(service),
             "voice": const(voice),
             "tokens": const(tokens),
+            "webhooks": const(backends.webhooks),
             "tenant_id": Provide(tenant_id, sync_to_thread=True),
             "principal": Provide(principal, sync_to_thread=True),
         },

@@ -34,7 +34,7 @@ def list_models(tenant_id: str, settings: Settings) -> ModelList:
             ModelInfo(
                 name=settings.model,
                 default=True,
-                queue=settings.queue_list[0],
+                queue=settings.transcription_queues[0],
                 device=settings.device,
                 compute_type=compute,
             )

@@ -13,11 +13,11 @@ from litestar.response import Redirect
 from api.auth import Principal
 from api.docs import errors
 from api.listing import parse_list_params
-from api.views import RecordingList, RecordingOut, recording_out, transcription_out
 from engine.errors import InvalidParameter, PayloadTooLarge
 from engine.service import RecordingService, UploadContext
 from engine.settings import Settings
 from engine.subtitles import FORMATS, render
+from engine.views import RecordingList, RecordingOut, recording_out, transcription_out
 
 __all__ = ["RecordingsController"]
 

@@ -40,6 +40,7 @@ from earshot_client.errors import (
     WaitTimeout,
     WebhookNotFound,
 )
+from earshot_client.webhooks import WebhookVerificationError, verify_webhook
 
 __all__ = [
     "Client",
@@ -66,5 +67,7 @@ __all__ = [
     "UnsupportedMediaType",
     "WaitTimeout",
     "WebhookNotFound",
+    "WebhookVerificationError",
     "__version__",
+    "verify_webhook",
 ]

@@ -10,6 +10,7 @@ from engine.keys import KeyStore
 from engine.redis_index import RedisIndex, redis_from_url
 from engine.s3 import S3Storage
 from engine.settings import Settings
+from engine.webhooks import WebhookStore
 
 __all__ = ["Backends"]
 
@@ -20,6 +21,7 @@ class Backends:
     index: RedisIndex
     storage: S3Storage
     keys: KeyStore
+    webhooks: WebhookStore
 
     @classmethod
     def connect(cls, settings: Settings) -> Backends:
@@ -29,6 +31,7 @@ class Backends:
             index=RedisIndex(client),
             storage=S3Storage.from_settings(settings),
             keys=KeyStore(client),
+            webhooks=WebhookStore(client),
         )
 
     def close(self) -> None:

@@ -1,21 +1,19 @@
 """Fetch a recording from a provider's URL into object storage, safely.
 
 - http and https only; at most 5 redirects, each hop checked again;
-- every address a host resolves to must be public unless the operator allows private ones, and
-  the connection goes to the address that was checked (no second DNS lookup to rebind);
+- every hop goes through `engine.netguard` (public addresses only, unless allowed; pinned);
 - the size limit is enforced while streaming; nothing is stored unless the whole body arrived.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from collections.abc import Iterator
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from engine.errors import InvalidParameter, SourceFetchFailed
+from engine.netguard import TargetRefused, pin
 from engine.storage import Storage
 
 __all__ = ["check_source_url", "fetch_to_storage"]
@@ -33,42 +31,6 @@ def check_source_url(url: object) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidParameter("source_url must be an http or https URL with a host")
     return url
-
-
-def _public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
-def _resolve(host: str, port: int, allow_private: bool) -> str:
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
-        raise SourceFetchFailed(f"cannot resolve host {host[:100]!r}") from None
-    addresses = [str(info[4][0]) for info in infos]
-    if not addresses:
-        raise SourceFetchFailed(f"cannot resolve host {host[:100]!r}")
-    if not allow_private and not all(_public(a) for a in addresses):
-        raise SourceFetchFailed("source_url points to a private or loopback address, which is not allowed")
-    return addresses[0]
-
-
-def _pinned(url: str, allow_private: bool) -> tuple[str, str, str]:
-    """(url with the checked address in place of the host, Host header, TLS server name)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SourceFetchFailed("source_url must be an http or https URL")
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        raise SourceFetchFailed("source_url has an invalid port") from None
-    address = _resolve(parts.hostname, port, allow_private)
-    literal = f"[{address}]" if ":" in address else address
-    netloc = f"{literal}:{parts.port}" if parts.port else literal
-    host_header = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")), host_header, parts.hostname
 
 
 class _BodyReader:
@@ -96,11 +58,15 @@ def fetch_to_storage(url: str, storage: Storage, key: str, *, max_bytes: int, al
     """Stream `url` into `storage` at `key`; returns the size. Every failure is SourceFetchFailed."""
     with httpx.Client(timeout=TIMEOUT, follow_redirects=False, trust_env=False) as client:
         for _ in range(MAX_REDIRECTS + 1):
-            target, host, server_name = _pinned(url, allow_private)
+            try:
+                target = pin(url, allow_private=allow_private)
+            except TargetRefused as exc:
+                raise SourceFetchFailed(f"source_url refused: {exc}") from None
             try:
                 with client.stream(
-                    "GET", target, headers={"Host": host}, extensions={"sni_hostname": server_name}
-                ) as response:
+                    "GET", target.url, headers={"Host": target.host_header},
+                    extensions={"sni_hostname": target.server_name},
+                ) as response:  # fmt: skip
                     if response.is_redirect and "location" in response.headers:
                         url = urljoin(url, response.headers["location"])
                         continue

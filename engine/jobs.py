@@ -15,9 +15,19 @@ from dramatiq.brokers.redis import RedisBroker
 from engine.errors import ServiceUnavailable
 from engine.settings import Settings
 
-__all__ = ["TRANSCRIBE_ACTOR", "DramatiqQueue", "JobQueue", "MemoryQueue", "make_broker"]
+__all__ = [
+    "DELIVER_ACTOR",
+    "TRANSCRIBE_ACTOR",
+    "WEBHOOK_QUEUE",
+    "DramatiqQueue",
+    "JobQueue",
+    "MemoryQueue",
+    "make_broker",
+]
 
 TRANSCRIBE_ACTOR = "transcribe"
+DELIVER_ACTOR = "deliver_webhook"
+WEBHOOK_QUEUE = "webhooks"
 BROKER_NAMESPACE = "earshot"
 
 
@@ -34,17 +44,25 @@ def make_broker(settings: Settings, *, middleware: list[dramatiq.Middleware] | N
 class JobQueue(Protocol):
     def enqueue_transcription(self, recording_id: str, queue: str) -> None: ...
 
+    def enqueue_delivery(self, endpoint_id: str, event_id: str, attempt: int, delay_ms: int) -> None: ...
+
 
 class DramatiqQueue:
     def __init__(self, broker: dramatiq.Broker) -> None:
         self._broker = broker
 
     def enqueue_transcription(self, recording_id: str, queue: str) -> None:
+        self._send(queue, TRANSCRIBE_ACTOR, (recording_id,), None)
+
+    def enqueue_delivery(self, endpoint_id: str, event_id: str, attempt: int, delay_ms: int) -> None:
+        self._send(WEBHOOK_QUEUE, DELIVER_ACTOR, (endpoint_id, event_id, attempt), delay_ms or None)
+
+    def _send(self, queue: str, actor: str, args: tuple[object, ...], delay_ms: int | None) -> None:
         message: dramatiq.Message[None] = dramatiq.Message(
-            queue_name=queue, actor_name=TRANSCRIBE_ACTOR, args=(recording_id,), kwargs={}, options={}
+            queue_name=queue, actor_name=actor, args=args, kwargs={}, options={}
         )
         try:
-            self._broker.enqueue(message)
+            self._broker.enqueue(message, delay=delay_ms)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise ServiceUnavailable("the job queue is unavailable") from exc
 
@@ -52,6 +70,10 @@ class DramatiqQueue:
 class MemoryQueue:
     def __init__(self) -> None:
         self.jobs: list[tuple[str, str]] = []
+        self.deliveries: list[tuple[str, str, int, int]] = []
 
     def enqueue_transcription(self, recording_id: str, queue: str) -> None:
         self.jobs.append((queue, recording_id))
+
+    def enqueue_delivery(self, endpoint_id: str, event_id: str, attempt: int, delay_ms: int) -> None:
+        self.deliveries.append((endpoint_id, event_id, attempt, delay_ms))

@@ -28,6 +28,7 @@ from engine.settings import Settings
 from engine.storage import Storage
 from engine.transcriber import TranscribeOptions, Transcriber, segment_confidence
 from engine.transcripts import Transcription, weighted_confidence
+from engine.webhooks import EventPublisher
 
 __all__ = ["TranscriptionJob", "transcription_id_for"]
 
@@ -49,17 +50,23 @@ class TranscriptionJob:
         index: Index,
         storage: Storage,
         transcriber_for: Callable[[str], Transcriber],
+        events: EventPublisher | None = None,
     ) -> None:
         self._settings = settings
         self._index = index
         self._storage = storage
         self._transcriber_for = transcriber_for
+        self._events = events
 
     def run(self, recording_id: str) -> Status | None:
         """Transcribe one recording; returns its final status, or None if there was nothing to do."""
         recording = self._index.get(recording_id)
-        if recording is None or recording.status != Status.PROCESSING:
-            log.info("skip", extra={"recording_id": recording_id, "reason": "deleted or done"})
+        if recording is None:
+            log.info("skip", extra={"recording_id": recording_id, "reason": "deleted"})
+            return None
+        if recording.status != Status.PROCESSING:
+            # Done by an earlier run; make sure its event went out (that run may have died first).
+            self._publish(recording)
             return None
         with tempfile.TemporaryDirectory(prefix="earshot-") as tmp:
             try:
@@ -158,6 +165,7 @@ class TranscriptionJob:
             "transcribed",
             extra={"recording_id": recording.id, "tenant_id": recording.tenant_id, "ms": elapsed_ms},
         )
+        self._publish(done, transcription)
         return Status.TRANSCRIBED
 
     def _fetch_source(self, recording: Recording) -> Recording | None:
@@ -199,7 +207,16 @@ class TranscriptionJob:
             "failed",
             extra={"recording_id": recording.id, "tenant_id": recording.tenant_id, "code": exc.code},
         )
+        self._publish(failed)
         return Status.FAILED
+
+    def _publish(self, recording: Recording, transcription: Transcription | None = None) -> None:
+        if self._events is None:
+            return
+        if transcription is None and recording.status == Status.TRANSCRIBED:
+            raw = self._storage.get_bytes(transcript_key(recording.tenant_id, recording.id))
+            transcription = None if raw is None else msgspec.json.decode(raw, type=Transcription)
+        self._events.publish(recording, transcription)
 
 
 def _format_of(uploaded: str | None, probed: list[str]) -> str | None:

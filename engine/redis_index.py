@@ -16,7 +16,7 @@ from engine.errors import ServiceUnavailable
 from engine.index import PageQuery, score_of
 from engine.recordings import Recording, Status
 
-__all__ = ["RedisIndex", "redis_errors", "redis_from_url"]
+__all__ = ["RedisIndex", "redis_errors", "redis_from_url", "text_of"]
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(Recording).decode
@@ -43,7 +43,7 @@ def redis_errors() -> Iterator[None]:
         raise ServiceUnavailable("redis is loading its data") from exc
 
 
-def _text(value: object) -> str:
+def text_of(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
@@ -136,7 +136,7 @@ class RedisIndex:
             if stop < start:
                 return [], total
             ids = self._r.zrevrange(key, start, stop)
-            raws = self._r.mget([self._rec(_text(i)) for i in ids]) if ids else []
+            raws = self._r.mget([self._rec(text_of(i)) for i in ids]) if ids else []
         return [_decode(raw) for raw in raws if raw is not None], total
 
     def set_alias(self, tenant_id: str, alias: str, recording_id: str) -> str:
@@ -144,12 +144,12 @@ class RedisIndex:
         with redis_errors():
             if self._r.set(key, recording_id, nx=True):
                 return recording_id
-            return _text(self._r.get(key))
+            return text_of(self._r.get(key))
 
     def get_alias(self, tenant_id: str, alias: str) -> str | None:
         with redis_errors():
             raw = self._r.get(f"{self._p}:t:{tenant_id}:alias:{alias}")
-        return None if raw is None else _text(raw)
+        return None if raw is None else text_of(raw)
 
     def ping(self) -> None:
         with redis_errors():

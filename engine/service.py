@@ -213,7 +213,7 @@ class RecordingService:
             pass
 
     def queue_for(self, recording: Recording) -> str:
-        return self._settings.queue_list[0]
+        return self._settings.transcription_queues[0]
 
     def get(self, tenant_id: str, recording_id: str) -> Recording:
         recording = self._index.get(recording_id) if _looks_like_id(recording_id) else None

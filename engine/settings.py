@@ -76,14 +76,26 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
         int, Meta(ge=1, description="Worker processes started by `earshot worker` (and `earshot up`).")
     ] = 1
     queues: Annotated[
-        str, Meta(description="Comma-separated queues a worker consumes (transcription queue by default).")
-    ] = "transcribe"
+        str, Meta(description="Comma-separated queues a worker consumes: transcription queues and/or webhooks.")
+    ] = "transcribe,webhooks"
     job_time_limit_s: Annotated[
         int, Meta(ge=60, description="Hard time limit of one transcription job in seconds.")
     ] = 6 * 3600
     job_max_retries: Annotated[
         int, Meta(ge=0, description="Retries of a job after transient failures (Redis or S3 down).")
     ] = 20
+    webhook_retry_schedule: Annotated[
+        str, Meta(description="Seconds between webhook delivery attempts, comma-separated (default spans 27 h).")
+    ] = "5,300,1800,7200,18000,36000,36000"
+    webhook_allow_private: Annotated[
+        bool, Meta(description="Allow webhook endpoints on private or loopback addresses (SSRF guard off).")
+    ] = False
+    webhook_timeout_s: Annotated[
+        float, Meta(gt=0, le=60, description="Seconds a webhook receiver has to answer before the attempt fails.")
+    ] = 10.0
+    webhook_threads: Annotated[
+        int, Meta(ge=1, le=64, description="Threads per worker process delivering webhooks (their own queue).")
+    ] = 4
     data_dir: Annotated[str, Meta(description="Where `earshot up` keeps Redis and S3 data, logs and stack.env.")] = (
         ".earshot"
     )
@@ -117,8 +129,22 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
         return out
 
     @property
+    def retry_schedule(self) -> list[int]:
+        try:
+            steps = [int(s) for s in self.webhook_retry_schedule.split(",") if s.strip()]
+        except ValueError:
+            raise SettingsError("EARSHOT_WEBHOOK_RETRY_SCHEDULE must be comma-separated seconds") from None
+        if any(s < 0 or s > 6 * 86400 for s in steps):
+            raise SettingsError("webhook retry delays must be between 0 and 6 days")
+        return steps
+
+    @property
     def queue_list(self) -> list[str]:
         return [q.strip() for q in self.queues.split(",") if q.strip()]
+
+    @property
+    def transcription_queues(self) -> list[str]:
+        return [q for q in self.queue_list if q != "webhooks"] or ["transcribe"]
 
 
 def describe() -> list[tuple[str, str, str]]:

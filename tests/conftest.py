@@ -98,6 +98,10 @@ def settings(redis_url: str, s3_server: S3Server, tmp_path_factory: pytest.TempP
         # The source_url tests fetch from a server on loopback; the refusal of private
         # addresses (the default) is tested on the fetcher itself.
         allow_private_urls=True,
+        # Webhook receivers in the tests listen on loopback, and retries should take seconds.
+        webhook_allow_private=True,
+        webhook_retry_schedule="1,1,1",
+        webhook_timeout_s=3,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -13,10 +14,11 @@ from types import FrameType
 import dramatiq
 
 from engine.backends import Backends
-from engine.jobs import make_broker
+from engine.jobs import WEBHOOK_QUEUE, DramatiqQueue, make_broker
 from engine.logs import setup_logging
 from engine.pipeline import TranscriptionJob
 from engine.settings import Settings
+from engine.webhooks import Deliverer, EventPublisher
 from workers.actors import declare_actors
 from workers.model_cache import ModelCache, default_cpu_threads
 
@@ -32,16 +34,41 @@ def serve(settings: Settings, *, processes: int = 1, stop: threading.Event | Non
     _on_signals(lambda: stop.set())
     backends = Backends.connect(settings)
     cache = ModelCache(settings, cpu_threads=default_cpu_threads(settings, processes))
-    cache.get(settings.model)  # load before taking jobs: the first job should not pay for it
-    job = TranscriptionJob(settings=settings, index=backends.index, storage=backends.storage, transcriber_for=cache.get)
     broker = make_broker(settings)
-    declare_actors(broker, settings, job)
-    worker = dramatiq.Worker(broker, queues=set(settings.queue_list), worker_threads=1, worker_timeout=500)
-    worker.start()
+    jobs = DramatiqQueue(broker)
+    deliverer = Deliverer(
+        backends.webhooks,
+        schedule=settings.retry_schedule,
+        allow_private=settings.webhook_allow_private,
+        enqueue=jobs.enqueue_delivery,
+        timeout_s=settings.webhook_timeout_s,
+    )
+    job = TranscriptionJob(
+        settings=settings,
+        index=backends.index,
+        storage=backends.storage,
+        transcriber_for=cache.get,
+        events=EventPublisher(backends.webhooks, jobs.enqueue_delivery),
+    )
+    declare_actors(broker, settings, job, deliverer)
+    workers = []
+    transcription = set(settings.queue_list) - {WEBHOOK_QUEUE}
+    if transcription:
+        cache.get(settings.model)  # load before taking jobs: the first job should not pay for it
+        # One thread: a transcription uses the cores it was given; more threads would only contend.
+        workers.append(dramatiq.Worker(broker, queues=transcription, worker_threads=1, worker_timeout=500))
+    if WEBHOOK_QUEUE in settings.queue_list:
+        # Webhooks have threads of their own, so a slow receiver never delays a transcription.
+        workers.append(
+            dramatiq.Worker(broker, queues={WEBHOOK_QUEUE}, worker_threads=settings.webhook_threads, worker_timeout=500)
+        )
+    for worker in workers:
+        worker.start()
     log.info("worker ready", extra={"queues": settings.queues})
     stop.wait()
     log.info("worker stopping")
-    worker.stop(timeout=10_000)
+    for worker in workers:
+        worker.stop(timeout=10_000)
     broker.close()
     backends.close()
     return 0
@@ -51,9 +78,7 @@ def run(settings: Settings, processes: int) -> int:
     """`processes` worker processes (each `python -m workers`); restarts none, stops all on a signal."""
     if processes <= 1:
         return serve(settings)
-    env = {**settings.to_env()}
-    import os
-
+    env = settings.to_env()
     children = [
         subprocess.Popen([sys.executable, "-m", "workers", "--processes", str(processes)], env={**os.environ, **env})
         for _ in range(processes)

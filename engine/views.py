@@ -1,4 +1,4 @@
-"""Response bodies: the stored Structs plus the URIs the spec adds."""
+"""Public representations: the stored Structs plus the URIs the spec adds (API bodies, webhook payloads)."""
 
 from __future__ import annotations
 
