@@ -21,6 +21,7 @@ from engine.backends import Backends
 from engine.errors import ServiceUnavailable
 from engine.jobs import DramatiqQueue, JobQueue, make_broker
 from engine.keys import KeyStore
+from engine.pools import ModelCatalog, PoolRegistry
 from engine.service import RecordingService
 from engine.settings import Settings
 from engine.tokens import TokenSigner
@@ -35,12 +36,13 @@ def create_app(settings: Settings, *, backends: Backends | None = None, jobs: Jo
     """Build the API around `settings`; tests may pass their own backends and job queue."""
     backends = backends or Backends.connect(settings)
     jobs = jobs or DramatiqQueue(make_broker(settings))
+    catalog = ModelCatalog(settings.model, settings.transcription_queues[0], PoolRegistry(backends.redis))
     service = RecordingService(
         settings=settings,
         index=backends.index,
         storage=backends.storage,
         jobs=jobs,
-        models=[settings.model],
+        models=catalog,
     )
     voice = VoiceService(index=backends.index, recordings=service)
     tokens = TokenSigner(backends.redis)
@@ -78,6 +80,7 @@ def create_app(settings: Settings, *, backends: Backends | None = None, jobs: Jo
             "voice": const(voice),
             "tokens": const(tokens),
             "webhooks": const(backends.webhooks),
+            "catalog": const(catalog),
             "tenant_id": Provide(tenant_id, sync_to_thread=True),
             "principal": Provide(principal, sync_to_thread=True),
         },

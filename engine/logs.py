@@ -25,6 +25,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "process": self._process,
+            "pid": record.process,
             "msg": record.getMessage(),
         }
         for key, value in vars(record).items():

@@ -51,7 +51,9 @@ class TranscriptionJob:
         storage: Storage,
         transcriber_for: Callable[[str], Transcriber],
         events: EventPublisher | None = None,
+        progress_every_s: float = 2.0,
     ) -> None:
+        self._progress_every_s = progress_every_s
         self._settings = settings
         self._index = index
         self._storage = storage
@@ -113,10 +115,12 @@ class TranscriptionJob:
             initial_prompt=features.initial_prompt,
             beam_size=self._settings.beam_size,
             vad_filter=self._settings.vad_filter,
+            batched=self._settings.batched_long,
+            batch_size=self._settings.effective_batch_size,
         )
         started = time.perf_counter()
         try:
-            result = transcriber.transcribe(samples, options)
+            result = transcriber.transcribe(samples, options, self._progress_reporter(recording))
         except (RuntimeError, ValueError, MemoryError) as exc:
             log.exception("model failed", extra={"recording_id": recording.id})
             raise TranscriptionError(f"the model failed: {type(exc).__name__}") from None
@@ -153,6 +157,7 @@ class TranscriptionJob:
             duration_seconds=duration,
             updated_at=now,
             processed_at=now,
+            progress=1.0,
         )
         if not self._index.update(done):
             # Deleted while we worked (or finished by another run): leave no transcript behind
@@ -167,6 +172,21 @@ class TranscriptionJob:
         )
         self._publish(done, transcription)
         return Status.TRANSCRIBED
+
+    def _progress_reporter(self, recording: Recording) -> Callable[[float], None]:
+        """Write `progress` to the index at most every `progress_every_s` (it matters for long audio)."""
+        last = [time.monotonic() - self._progress_every_s]
+
+        def report(fraction: float) -> None:
+            now = time.monotonic()
+            if now - last[0] < self._progress_every_s:
+                return
+            last[0] = now
+            current = self._index.get(recording.id)
+            if current is not None and current.status == Status.PROCESSING:
+                self._index.update(msgspec.structs.replace(current, progress=round(fraction, 3)))
+
+        return report
 
     def _fetch_source(self, recording: Recording) -> Recording | None:
         """Bring the audio of a by-URL recording into storage (once: a stored size means done)."""

@@ -70,6 +70,8 @@ class Recording(msgspec.Struct, kw_only=True):
     created_at: datetime | None = None
     updated_at: datetime | None = None
     processed_at: datetime | None = None
+    progress: float | None = None
+    """0-1 while a long recording is being transcribed; 1 once transcribed."""
 
 
 def new_id() -> str:

@@ -70,6 +70,17 @@ class RedisIndex:
             pipe.zadd(self._by_status(recording.tenant_id, recording.status), {recording.id: score})
             pipe.execute()
 
+    def add_many(self, recordings: list[Recording]) -> None:
+        """Bulk load (benchmarks, reindexing): one pipeline round trip for the lot."""
+        with redis_errors():
+            pipe = self._r.pipeline(transaction=False)
+            for recording in recordings:
+                score = score_of(recording)
+                pipe.set(self._rec(recording.id), _encode(recording))
+                pipe.zadd(self._all(recording.tenant_id), {recording.id: score})
+                pipe.zadd(self._by_status(recording.tenant_id, recording.status), {recording.id: score})
+            pipe.execute()
+
     def get(self, recording_id: str) -> Recording | None:
         with redis_errors():
             raw = self._r.get(self._rec(recording_id))

@@ -90,6 +90,8 @@ class S3Storage:
                 length=-1,
                 part_size=PART_SIZE,
                 content_type=content_type,
+                # One part in flight: memory stays at about one part whatever the object's size.
+                num_parallel_uploads=1,
             )
         return counted.total
 

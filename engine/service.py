@@ -22,6 +22,7 @@ from engine.fetch import check_source_url
 from engine.index import Index, PageQuery
 from engine.jobs import JobQueue
 from engine.languages import LANGUAGES
+from engine.pools import ModelCatalog
 from engine.recordings import (
     Features,
     Recording,
@@ -91,7 +92,7 @@ def json_fields(payload: Mapping[str, object], check: Callable[[str, str], None]
 
 class RecordingService:
     def __init__(
-        self, *, settings: Settings, index: Index, storage: Storage, jobs: JobQueue, models: Collection[str]
+        self, *, settings: Settings, index: Index, storage: Storage, jobs: JobQueue, models: ModelCatalog
     ) -> None:
         self._settings = settings
         self._index = index
@@ -143,7 +144,7 @@ class RecordingService:
         return recording
 
     def check_field(self, name: str, value: str) -> None:
-        check_form_field(name, value, self._models)
+        check_form_field(name, value, self._models.names() if name == "model" else ())
 
     def new_recording(
         self,
@@ -213,7 +214,8 @@ class RecordingService:
             pass
 
     def queue_for(self, recording: Recording) -> str:
-        return self._settings.transcription_queues[0]
+        model = recording.features.model if recording.features else self._settings.model
+        return self._models.queue_for(model)
 
     def get(self, tenant_id: str, recording_id: str) -> Recording:
         recording = self._index.get(recording_id) if _looks_like_id(recording_id) else None

@@ -72,6 +72,20 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     ] = 0
     beam_size: Annotated[int, Meta(ge=1, le=20, description="Beam size for decoding.")] = 5
     vad_filter: Annotated[bool, Meta(description="Skip non-speech with Silero VAD before decoding.")] = False
+    batch_size: Annotated[
+        int,
+        Meta(
+            ge=0,
+            le=64,
+            description="Short recordings (≤30 s) decoded in one batch; 1 is off, 0 picks 8 on CUDA and 1 on CPU.",
+        ),
+    ] = 0
+    batch_wait_ms: Annotated[
+        int, Meta(ge=0, le=5000, description="How long a short recording may wait for batch-mates, in ms.")
+    ] = 50
+    batched_long: Annotated[
+        bool, Meta(description="Decode long audio with BatchedInferencePipeline (faster; see benchmarks for WER).")
+    ] = False
     worker_processes: Annotated[
         int, Meta(ge=1, description="Worker processes started by `earshot worker` (and `earshot up`).")
     ] = 1
@@ -127,6 +141,14 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
             value = getattr(self, field)
             out[PREFIX + field.upper()] = str(value).lower() if isinstance(value, bool) else str(value)
         return out
+
+    @property
+    def effective_batch_size(self) -> int:
+        """Measured on 2 CPU cores (benchmarks/README.md): batching short clips does not pay on
+        CPU, where one process per core wins; on a GPU it is where throughput comes from."""
+        if self.batch_size:
+            return self.batch_size
+        return 8 if self.device == "cuda" else 1
 
     @property
     def retry_schedule(self) -> list[int]:

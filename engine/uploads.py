@@ -85,20 +85,29 @@ class _QueueReader:
         self._eof = False
 
     def read(self, size: int = -1, /) -> bytes:
-        while not self._eof and (size < 0 or len(self._buf) < size):
-            item = self._q.get()
+        """Block for the first chunk, then take whatever else is queued, up to `size`: callers
+        loop on short reads, and fewer, larger reads mean less copying."""
+        parts = [self._buf] if self._buf else []
+        have = len(self._buf)
+        block = not parts
+        while not self._eof and (size < 0 or have < size):
+            try:
+                item = self._q.get(block=block)
+            except queue.Empty:
+                break
+            block = False
             if item is None:
                 self._eof = True
             elif isinstance(item, _Abort):
                 raise item.exc
             else:
-                self._buf += item
-                if size >= 0 and len(self._buf) >= size:
-                    break
+                parts.append(item)
+                have += len(item)
+        data = b"".join(parts)
         if size < 0:
-            out, self._buf = self._buf, b""
+            out, self._buf = data, b""
         else:
-            out, self._buf = self._buf[:size], self._buf[size:]
+            out, self._buf = data[:size], data[size:]
         return out
 
 

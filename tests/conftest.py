@@ -102,6 +102,8 @@ def settings(redis_url: str, s3_server: S3Server, tmp_path_factory: pytest.TempP
         webhook_allow_private=True,
         webhook_retry_schedule="1,1,1",
         webhook_timeout_s=3,
+        # Exercise multi-recording batching in every integration test (on CPU it is off by default).
+        batch_size=8,
     )
 
 

@@ -8,6 +8,7 @@ import threading
 import time
 
 import models
+from engine.batching import BatchingTranscriber
 from engine.settings import Settings
 from engine.transcriber import Transcriber, WhisperTranscriber
 
@@ -35,13 +36,20 @@ class ModelCache:
             model = self._models.get(name)
             if model is None:
                 started = time.perf_counter()
-                model = WhisperTranscriber(
+                whisper = WhisperTranscriber(
                     models.resolve(name),
                     name=name,
                     device=self._settings.device,
                     compute_type=self._settings.compute_type,
                     cpu_threads=self._threads,
                 )
+                model = whisper
+                if self._settings.effective_batch_size > 1:
+                    model = BatchingTranscriber(
+                        whisper,
+                        batch_size=self._settings.effective_batch_size,
+                        wait_s=self._settings.batch_wait_ms / 1000,
+                    )
                 self._models[name] = model
                 log.info(
                     "model loaded",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -14,10 +15,13 @@ from types import FrameType
 import dramatiq
 
 from engine.backends import Backends
+from engine.errors import ServiceUnavailable
 from engine.jobs import WEBHOOK_QUEUE, DramatiqQueue, make_broker
 from engine.logs import setup_logging
 from engine.pipeline import TranscriptionJob
+from engine.pools import PoolRegistry
 from engine.settings import Settings
+from engine.transcriber import Transcriber
 from engine.webhooks import Deliverer, EventPublisher
 from workers.actors import declare_actors
 from workers.model_cache import ModelCache, default_cpu_threads
@@ -54,9 +58,19 @@ def serve(settings: Settings, *, processes: int = 1, stop: threading.Event | Non
     workers = []
     transcription = set(settings.queue_list) - {WEBHOOK_QUEUE}
     if transcription:
-        cache.get(settings.model)  # load before taking jobs: the first job should not pay for it
-        # One thread: a transcription uses the cores it was given; more threads would only contend.
-        workers.append(dramatiq.Worker(broker, queues=transcription, worker_threads=1, worker_timeout=500))
+        model = cache.get(settings.model)  # load before taking jobs: the first job should not pay for it
+        # With batching, enough job threads to fill a batch (they download, probe and decode in
+        # parallel; the model runs one batch at a time). Without, one: the model uses the cores.
+        threads = settings.effective_batch_size
+        # worker_timeout is how long an idle consumer waits between polls: it adds to idle latency.
+        workers.append(dramatiq.Worker(broker, queues=transcription, worker_threads=threads, worker_timeout=100))
+        announcer = threading.Thread(
+            target=_announce,
+            args=(PoolRegistry(backends.redis), sorted(transcription), model, stop),
+            name="earshot-announce",
+            daemon=True,
+        )
+        announcer.start()
     if WEBHOOK_QUEUE in settings.queue_list:
         # Webhooks have threads of their own, so a slow receiver never delays a transcription.
         workers.append(
@@ -97,6 +111,22 @@ def run(settings: Settings, processes: int) -> int:
         except subprocess.TimeoutExpired:
             child.kill()
     return 0 if stop.is_set() else 1
+
+
+def _announce(registry: PoolRegistry, queues: list[str], model: Transcriber, stop: threading.Event) -> None:
+    """Tell the API which model this process serves on which queues, until it stops."""
+    worker_id = f"{os.getpid()}"
+    while True:
+        for queue in queues:
+            try:
+                registry.announce(queue, model.name, model.device, model.compute_type, worker_id)
+            except ServiceUnavailable:
+                log.warning("cannot announce the worker pool: redis unavailable")
+        if stop.wait(10):
+            break
+    for queue in queues:
+        with contextlib.suppress(ServiceUnavailable):
+            registry.withdraw(queue, worker_id)
 
 
 def _on_signals(handler: object) -> None:

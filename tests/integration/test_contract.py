@@ -32,6 +32,7 @@ RECORDING_FIELDS: dict[str, Any] = {
     "client_ip": (STR, NULL), "user_agent": (STR, NULL), "upload_source": (STR, NULL),
     "custom_tags": (dict, NULL), "error": (dict, NULL), "created_at": TIMESTAMP,
     "updated_at": TIMESTAMP, "processed_at": (TIMESTAMP, NULL), "uri": STR, "subresource_uris": dict,
+    "progress": (*NUM, NULL),
 }  # fmt: skip
 TRANSCRIPTION_FIELDS: dict[str, Any] = {
     "id": STR, "recording_id": STR, "tenant_id": STR, "text": STR, "confidence": NUM,

@@ -19,10 +19,13 @@ class FakeTranscriber:
         self.calls: list[TranscribeOptions] = []
         self.on_call = on_call
 
-    def transcribe(self, audio: Any, options: TranscribeOptions) -> TranscriptResult:
+    def transcribe(self, audio: Any, options: TranscribeOptions, on_progress: Any = None) -> TranscriptResult:
         self.calls.append(options)
         if self.on_call:
             self.on_call()
+        if on_progress is not None:
+            for fraction in (0.25, 0.5, 0.75):
+                on_progress(fraction)
         words = [
             Word(word=w, start=i * 0.5, end=i * 0.5 + 0.4, confidence=0.9) for i, w in enumerate(self.text.split())
         ]

@@ -25,7 +25,12 @@ AUDIO = Path(__file__).resolve().parents[2].parent / "shared" / "audio"
 
 
 class World:
-    def __init__(self, settings: Settings | None = None, transcriber: FakeTranscriber | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        transcriber: FakeTranscriber | None = None,
+        progress_every_s: float = 2.0,
+    ) -> None:
         self.index = MemoryIndex()
         self.storage = MemoryStorage()
         self.transcriber = transcriber or FakeTranscriber()
@@ -34,6 +39,7 @@ class World:
             index=self.index,
             storage=self.storage,
             transcriber_for=lambda name: self.transcriber,
+            progress_every_s=progress_every_s,
         )
 
     def add(self, data: bytes, ext: str = "flac", features: Features | None = None) -> Recording:
@@ -175,3 +181,21 @@ def test_audio_without_words_is_transcribed_as_empty_text_with_zero_confidence()
     assert world.job.run(rec.id) == Status.TRANSCRIBED
     transcript = world.transcript(rec)
     assert transcript is not None and transcript.text == "" and transcript.confidence == 0.0
+
+
+def test_progress_is_written_while_transcribing_and_is_1_when_done(jfk: bytes) -> None:
+    seen: list[float | None] = []
+    world = World(progress_every_s=0.0)
+    rec = world.add(jfk)
+
+    original = world.index.update
+
+    def spy(recording: Recording, **kwargs: object) -> bool:
+        seen.append(recording.progress)
+        return original(recording, **kwargs)  # type: ignore[arg-type]
+
+    world.index.update = spy  # type: ignore[method-assign]
+    assert world.job.run(rec.id) == Status.TRANSCRIBED
+    assert [p for p in seen if p is not None] == [0.25, 0.5, 0.75, 1.0]
+    done = world.index.get(rec.id)
+    assert done is not None and done.progress == 1.0

@@ -16,6 +16,7 @@ from engine.errors import (
 )
 from engine.index import MemoryIndex, PageQuery
 from engine.jobs import MemoryQueue
+from engine.pools import ModelCatalog
 from engine.recordings import Recording, RecordingError, Status
 from engine.service import RecordingService, UploadContext
 from engine.settings import Settings
@@ -52,7 +53,7 @@ def service(queue: object | None = None) -> tuple[RecordingService, MemoryIndex,
         index=index,
         storage=storage,
         jobs=queue or jobs,
-        models=["tiny.en"],  # type: ignore[arg-type]
+        models=ModelCatalog("tiny.en", "transcribe", None),
     )
     return svc, index, storage, jobs
 
