@@ -13,6 +13,7 @@ from api.auth import Principal, authenticate, authenticate_upload
 from api.catalog import list_models
 from api.errors import exception_handlers
 from api.health import health, ready
+from api.metrics import Metrics, metrics_endpoint
 from api.recordings import RecordingsController
 from api.tokens import create_token
 from api.voice import VoiceController
@@ -22,6 +23,7 @@ from engine.errors import ServiceUnavailable
 from engine.jobs import DramatiqQueue, JobQueue, make_broker
 from engine.keys import KeyStore
 from engine.pools import ModelCatalog, PoolRegistry
+from engine.ratelimit import RateLimiter
 from engine.service import RecordingService
 from engine.settings import Settings
 from engine.tokens import TokenSigner
@@ -46,12 +48,15 @@ def create_app(settings: Settings, *, backends: Backends | None = None, jobs: Jo
     )
     voice = VoiceService(index=backends.index, recordings=service)
     tokens = TokenSigner(backends.redis)
+    metrics = Metrics(backends.redis, settings.transcription_queues[0])
+
+    limiter = RateLimiter(backends.redis, settings.rate_limit_per_minute)
 
     def tenant_id(request: Request[Any, Any, Any], keys: KeyStore) -> str:
-        return authenticate(request, keys)
+        return authenticate(request, keys, limiter)
 
     def principal(request: Request[Any, Any, Any], keys: KeyStore) -> Principal:
-        return authenticate_upload(request, keys, tokens)
+        return authenticate_upload(request, keys, tokens, limiter)
 
     def ensure_bucket() -> None:
         try:
@@ -71,6 +76,7 @@ def create_app(settings: Settings, *, backends: Backends | None = None, jobs: Jo
             list_models,
             health,
             ready,
+            metrics_endpoint,
         ],
         dependencies={
             "settings": const(settings),
@@ -81,10 +87,12 @@ def create_app(settings: Settings, *, backends: Backends | None = None, jobs: Jo
             "tokens": const(tokens),
             "webhooks": const(backends.webhooks),
             "catalog": const(catalog),
+            "metrics": const(metrics),
             "tenant_id": Provide(tenant_id, sync_to_thread=True),
             "principal": Provide(principal, sync_to_thread=True),
         },
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
+        middleware=[metrics.middleware],
         on_startup=[ensure_bucket],
         on_shutdown=[backends.close],
         openapi_config=OpenAPIConfig(title="Earshot", version="0.1.0", path="/schema"),

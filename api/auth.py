@@ -11,6 +11,7 @@ from litestar import Request
 
 from engine.errors import Unauthorized
 from engine.keys import KeyStore
+from engine.ratelimit import RateLimiter
 from engine.tokens import TokenSigner
 
 __all__ = ["Principal", "authenticate", "authenticate_upload", "basic_credentials"]
@@ -41,20 +42,24 @@ def basic_credentials(header: str | None) -> tuple[str, str]:
     return key, secret
 
 
-def authenticate(request: Request[Any, Any, Any], keys: KeyStore) -> str:
-    """The tenant id of the request's Basic credentials; 401 otherwise."""
+def authenticate(request: Request[Any, Any, Any], keys: KeyStore, limiter: RateLimiter) -> str:
+    """The tenant id of the request's Basic credentials (401 otherwise), within the key's rate."""
     key, secret = basic_credentials(request.headers.get("authorization"))
     tenant_id = keys.authenticate(key, secret)
     if tenant_id is None:
         raise Unauthorized("invalid API key or secret")
+    limiter.hit(key)
     return tenant_id
 
 
-def authenticate_upload(request: Request[Any, Any, Any], keys: KeyStore, tokens: TokenSigner) -> Principal:
+def authenticate_upload(
+    request: Request[Any, Any, Any], keys: KeyStore, tokens: TokenSigner, limiter: RateLimiter
+) -> Principal:
     """Basic credentials, or `Authorization: Bearer <upload token>` (sets the recording's user_id)."""
     header = request.headers.get("authorization") or ""
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         claims = tokens.verify(value.strip())
+        limiter.hit(f"token:{claims.tenant_id}:{claims.identity}")
         return Principal(tenant_id=claims.tenant_id, user_id=claims.identity, source="token")
-    return Principal(tenant_id=authenticate(request, keys))
+    return Principal(tenant_id=authenticate(request, keys, limiter))

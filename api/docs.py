@@ -23,7 +23,7 @@ class ErrorBody(msgspec.Struct, kw_only=True):
 def errors(*codes: str) -> dict[int, ResponseSpec]:
     """`responses=` for a route: every listed code under its status, plus the ones every route has."""
     by_status: dict[int, list[str]] = {}
-    for code in (*codes, "UNAUTHORIZED", "SERVICE_UNAVAILABLE", "INTERNAL_ERROR"):
+    for code in (*codes, "UNAUTHORIZED", "RATE_LIMITED", "SERVICE_UNAVAILABLE", "INTERNAL_ERROR"):
         by_status.setdefault(STATUS_BY_CODE[code], []).append(code)
     return {
         status: ResponseSpec(data_container=ErrorBody, description="Error codes: " + ", ".join(sorted(set(names))))

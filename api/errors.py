@@ -22,6 +22,7 @@ STATUS: dict[type[errors.EarshotError], int] = {
     errors.UnsupportedMediaType: 415,
     errors.NotFound: 404,
     errors.ServiceUnavailable: 503,
+    errors.RateLimited: 429,
 }
 
 STATUS_BY_CODE: dict[str, int] = {
@@ -53,8 +54,11 @@ _HTTP_CODES = {
 }
 
 
-def error_response(code: str, message: str, status: int) -> Response[dict[str, object]]:
-    headers = {"WWW-Authenticate": 'Basic realm="earshot"'} if status == 401 else None
+def error_response(
+    code: str, message: str, status: int, headers: dict[str, str] | None = None
+) -> Response[dict[str, object]]:
+    if status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": 'Basic realm="earshot"'}
     return Response(
         {"error": {"code": code, "message": message, "status": status}},
         status_code=status,
@@ -74,7 +78,12 @@ def _earshot(request: Request[Any, Any, Any], exc: errors.EarshotError) -> Respo
     status = status_of(exc)
     if status >= 500:
         log.warning("request failed: %s %s: %s", request.method, request.url.path, exc.code)
-    return error_response(exc.code, exc.message, status)
+    headers = None
+    if isinstance(exc, errors.RateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}
+    elif isinstance(exc, errors.ServiceUnavailable):
+        headers = {"Retry-After": "5"}
+    return error_response(exc.code, exc.message, status, headers)
 
 
 def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, object]]:

@@ -111,6 +111,79 @@ def cmd_up(args: argparse.Namespace) -> int:
         stack.stop()
 
 
+def cmd_reindex(args: argparse.Namespace) -> int:
+    """Rebuild the Redis index (and keys, tenants, webhooks) from object storage."""
+    from engine.backends import Backends
+    from engine.errors import ServiceUnavailable
+    from engine.jobs import DramatiqQueue, make_broker
+    from engine.pools import ModelCatalog, PoolRegistry
+    from engine.recordings import Features, Recording
+
+    settings = _settings()
+    backends = Backends.connect(settings)
+    jobs = DramatiqQueue(make_broker(settings))
+    catalog = ModelCatalog(settings.model, settings.transcription_queues[0], PoolRegistry(backends.redis))
+
+    def requeue(recording: Recording) -> None:
+        jobs.enqueue_transcription(recording.id, catalog.queue_for((recording.features or Features()).model))
+
+    try:
+        report = backends.reindex(requeue)
+    except ServiceUnavailable as exc:
+        print(f"earshot reindex: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        backends.close()
+    restored = ", ".join(f"{n} {kind}" for kind, n in (report.restored or {}).items())
+    print(f"reindexed {report.recordings} recordings ({report.requeued} requeued); restored {restored}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    import models
+
+    settings = _settings()
+    if args.models_cmd == "list":
+        for entry in models.entries(settings.models_path, settings.model):
+            default = "  (default)" if entry.name == settings.model else ""
+            print(f"{entry.name:<24} {entry.source:<8} {entry.path or 'downloaded by faster-whisper'}{default}")
+        return 0
+    if args.models_cmd == "add":
+        try:
+            target = models.add(args.source, args.name, settings.models_path)
+        except models.ModelNotFound as exc:
+            print(f"earshot models add: {exc}", file=sys.stderr)
+            return 1
+        print(f"added {args.name} at {target}; use it with EARSHOT_MODEL={args.name}")
+        return 0
+    return _verify(settings, args.name or settings.model)
+
+
+def _verify(settings: Settings, name: str) -> int:
+    """Files and checksums present, the model loads, and it transcribes a 1 s clip."""
+    import numpy as np
+
+    import models
+    from engine.transcriber import TranscribeOptions, WhisperTranscriber
+
+    entry = models.locate(name, settings.models_path)
+    problems, compared = models.checksums(entry)
+    if problems:
+        print(f"earshot models verify: {name}: " + "; ".join(problems), file=sys.stderr)
+        return 1
+    try:
+        path = models.resolve(name, settings.models_path)
+        model = WhisperTranscriber(path, name=name, device=settings.device, compute_type=settings.compute_type)
+        tone = (0.1 * np.sin(2 * np.pi * 440 * np.arange(16000) / 16000)).astype(np.float32)
+        model.transcribe(tone, TranscribeOptions(beam_size=1))
+    except (models.ModelNotFound, RuntimeError, ValueError, OSError) as exc:
+        print(f"earshot models verify: {name}: does not load or run: {exc}", file=sys.stderr)
+        return 1
+    checks = "checksums match" if compared else "no checksums recorded"
+    print(f"{name}: ok ({entry.source}, {checks}, loads on {model.device}/{model.compute_type}, transcribed 1 s)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="earshot", description="Self-hosted transcription engine.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -141,6 +214,19 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = keys_sub.add_parser("revoke", help="revoke a key")
     revoke.add_argument("key")
     keys.set_defaults(func=cmd_keys)
+
+    reindexing = sub.add_parser("reindex", help="rebuild the Redis index from object storage")
+    reindexing.set_defaults(func=cmd_reindex)
+
+    model_cmd = sub.add_parser("models", help="list, add and verify models")
+    models_sub = model_cmd.add_subparsers(dest="models_cmd", required=True)
+    models_sub.add_parser("list", help="the bundled model, added models and the configured one")
+    adding = models_sub.add_parser("add", help="copy a CTranslate2 model directory (or a hub id) in")
+    adding.add_argument("source", help="a CTranslate2 Whisper model directory, or a Hugging Face id")
+    adding.add_argument("--name", required=True, help="the name to use in EARSHOT_MODEL and uploads")
+    verify = models_sub.add_parser("verify", help="files, checksums, load, and a 1 s transcription")
+    verify.add_argument("name", nargs="?", help="a model name or path (default: EARSHOT_MODEL)")
+    model_cmd.set_defaults(func=cmd_models)
     return parser
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import msgspec
 import redis
 
 from engine.keys import KeyStore
+from engine.mirror import MirroredIndex, ReindexReport, SystemBackup, reindex
+from engine.recordings import Recording
 from engine.redis_index import RedisIndex, redis_from_url
 from engine.s3 import S3Storage
 from engine.settings import Settings
@@ -18,7 +22,7 @@ __all__ = ["Backends"]
 @dataclass
 class Backends:
     redis: redis.Redis
-    index: RedisIndex
+    index: MirroredIndex
     storage: S3Storage
     keys: KeyStore
     webhooks: WebhookStore
@@ -26,12 +30,33 @@ class Backends:
     @classmethod
     def connect(cls, settings: Settings) -> Backends:
         client = redis_from_url(settings.redis_url)
+        storage = S3Storage.from_settings(settings)
+        backup = SystemBackup(storage)
         return cls(
             redis=client,
-            index=RedisIndex(client),
-            storage=S3Storage.from_settings(settings),
-            keys=KeyStore(client),
-            webhooks=WebhookStore(client),
+            index=MirroredIndex(RedisIndex(client), storage),
+            storage=storage,
+            keys=KeyStore(client, backup=backup),
+            webhooks=WebhookStore(client, backup=backup),
+        )
+
+    def reindex(self, requeue: Callable[[Recording], None]) -> ReindexReport:
+        """Rebuild Redis from object storage (see engine.mirror)."""
+
+        def alias(key: str, raw: bytes) -> None:
+            tenant_id, _, name = key.partition(":")
+            self.index.set_alias(tenant_id, name, msgspec.json.decode(raw, type=str))
+
+        return reindex(
+            self.storage,
+            self.index,
+            restore={
+                "tenants": self.keys.restore_tenant,
+                "keys": self.keys.restore_key,
+                "webhooks": self.webhooks.restore,
+                "aliases": alias,
+            },
+            requeue=requeue,
         )
 
     def close(self) -> None:

@@ -12,7 +12,9 @@
     │   ├── TranscriptionNotReady    TRANSCRIPTION_NOT_READY
     │   ├── TranscriptionFailed      TRANSCRIPTION_FAILED
     │   └── WebhookNotFound          WEBHOOK_NOT_FOUND
+    ├── RateLimited                  RATE_LIMITED          (with retry_after seconds)
     ├── ServiceUnavailable           SERVICE_UNAVAILABLE   (transient: Redis or S3 unreachable)
+    │   └── RecordingBusy                                  (another run holds the recording)
     └── JobFailure                   ends a recording `failed` with its code
         ├── InvalidAudio             INVALID_AUDIO
         ├── AudioTooLong             AUDIO_TOO_LONG
@@ -35,6 +37,8 @@ __all__ = [
     "JobFailure",
     "NotFound",
     "PayloadTooLarge",
+    "RateLimited",
+    "RecordingBusy",
     "RecordingNotFound",
     "ServiceUnavailable",
     "SourceFetchFailed",
@@ -111,9 +115,24 @@ class WebhookNotFound(NotFound):
     default_message = "webhook not found"
 
 
+class RateLimited(EarshotError):
+    code = "RATE_LIMITED"
+    default_message = "too many requests"
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class ServiceUnavailable(EarshotError):
     code = "SERVICE_UNAVAILABLE"
     default_message = "a dependency is unavailable, try again shortly"
+
+
+class RecordingBusy(ServiceUnavailable):
+    """Another run of the job holds this recording; retry later (it is then usually done)."""
+
+    default_message = "the recording is being transcribed by another worker"
 
 
 class JobFailure(EarshotError):

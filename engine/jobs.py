@@ -32,10 +32,15 @@ BROKER_NAMESPACE = "earshot"
 
 
 def make_broker(settings: Settings, *, middleware: list[dramatiq.Middleware] | None = None) -> RedisBroker:
+    """Unacknowledged jobs of a worker whose heartbeat is older than the timeout are requeued by
+    whichever consumer next runs queue maintenance (a `queue_maintenance_chance` in a million of
+    its commands): recovery after a crash takes about the timeout plus a few polls."""
     return RedisBroker(  # type: ignore[no-untyped-call]
         url=settings.redis_url,
         namespace=BROKER_NAMESPACE,
         middleware=middleware,
+        heartbeat_timeout=settings.job_heartbeat_timeout_s * 1000,
+        maintenance_chance=settings.queue_maintenance_chance,
         socket_connect_timeout=3,
         socket_timeout=10,
     )

@@ -16,6 +16,7 @@ import msgspec
 import redis
 
 from engine.clock import utc_now
+from engine.mirror import SystemBackup
 from engine.redis_index import redis_errors
 
 __all__ = ["ApiKey", "IssuedKey", "KeyStore", "Tenant", "hash_secret", "verify_secret"]
@@ -56,9 +57,10 @@ _dec_tenant = msgspec.json.Decoder(Tenant)
 
 
 class KeyStore:
-    def __init__(self, client: redis.Redis, prefix: str = "earshot") -> None:
+    def __init__(self, client: redis.Redis, prefix: str = "earshot", backup: SystemBackup | None = None) -> None:
         self._r = client
         self._p = prefix
+        self._backup = backup
 
     def tenant_by_name(self, name: str, *, create: bool = False) -> Tenant | None:
         name_key = f"{self._p}:tenant-name:{name}"
@@ -71,6 +73,8 @@ class KeyStore:
                 # SET NX: two concurrent creates of the same name end with one tenant.
                 if self._r.set(name_key, tenant.id, nx=True):
                     self._r.set(f"{self._p}:tenant:{tenant.id}", _enc.encode(tenant))
+                    if self._backup is not None:
+                        self._backup.save("tenants", tenant.id, tenant)
                     return tenant
                 tenant_id = self._r.get(name_key)
             raw = self._r.get(f"{self._p}:tenant:{tenant_id.decode()}")  # type: ignore[union-attr]
@@ -89,12 +93,26 @@ class KeyStore:
             secret_hash=hash_secret(secret, salt),
             created_at=utc_now(),
         )
+        if self._backup is not None:
+            self._backup.save("keys", api_key, record)
+        self._store_key(record)
+        return IssuedKey(tenant_id=tenant.id, tenant_name=tenant.name, api_key=api_key, api_secret=secret)
+
+    def _store_key(self, record: ApiKey) -> None:
         with redis_errors():
             pipe = self._r.pipeline(transaction=True)
-            pipe.set(f"{self._p}:key:{api_key}", _enc.encode(record))
-            pipe.sadd(f"{self._p}:t:{tenant.id}:keys", api_key)
+            pipe.set(f"{self._p}:key:{record.key}", _enc.encode(record))
+            pipe.sadd(f"{self._p}:t:{record.tenant_id}:keys", record.key)
             pipe.execute()
-        return IssuedKey(tenant_id=tenant.id, tenant_name=tenant.name, api_key=api_key, api_secret=secret)
+
+    def restore_tenant(self, tenant_id: str, raw: bytes) -> None:
+        tenant = _dec_tenant.decode(raw)
+        with redis_errors():
+            self._r.set(f"{self._p}:tenant:{tenant.id}", raw)
+            self._r.set(f"{self._p}:tenant-name:{tenant.name}", tenant.id)
+
+    def restore_key(self, api_key: str, raw: bytes) -> None:
+        self._store_key(_dec_key.decode(raw))
 
     def authenticate(self, api_key: str, secret: str) -> str | None:
         """The tenant id of a valid pair, else None."""
@@ -132,6 +150,8 @@ class KeyStore:
             if raw is None:
                 return False
             record = _dec_key.decode(raw)
+            if self._backup is not None:
+                self._backup.remove("keys", api_key)
             pipe = self._r.pipeline(transaction=True)
             pipe.delete(f"{self._p}:key:{api_key}")
             pipe.srem(f"{self._p}:t:{record.tenant_id}:keys", api_key)

@@ -8,6 +8,7 @@ lost that race is removed again. Permanent problems (`JobFailure`) end the recor
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 import time
@@ -19,10 +20,12 @@ import msgspec
 
 from engine import audio
 from engine.clock import utc_now
-from engine.errors import AudioTooLong, JobFailure, TranscriptionError
+from engine.errors import AudioTooLong, JobFailure, ServiceUnavailable, TranscriptionError
 from engine.fetch import fetch_to_storage
 from engine.index import Index
 from engine.languages import language_name
+from engine.locks import RecordingLocks
+from engine.metrics import JobMetrics
 from engine.recordings import Features, Recording, RecordingError, Status, transcript_key
 from engine.settings import Settings
 from engine.storage import Storage
@@ -52,7 +55,11 @@ class TranscriptionJob:
         transcriber_for: Callable[[str], Transcriber],
         events: EventPublisher | None = None,
         progress_every_s: float = 2.0,
+        metrics: JobMetrics | None = None,
+        locks: RecordingLocks | None = None,
     ) -> None:
+        self._metrics = metrics
+        self._locks = locks
         self._progress_every_s = progress_every_s
         self._settings = settings
         self._index = index
@@ -70,7 +77,8 @@ class TranscriptionJob:
             # Done by an earlier run; make sure its event went out (that run may have died first).
             self._publish(recording)
             return None
-        with tempfile.TemporaryDirectory(prefix="earshot-") as tmp:
+        lease = self._locks.hold(recording.id) if self._locks else contextlib.nullcontext()
+        with lease, tempfile.TemporaryDirectory(prefix="earshot-") as tmp:
             try:
                 return self._transcribe(recording, Path(tmp) / "audio")
             except JobFailure as exc:
@@ -149,7 +157,7 @@ class TranscriptionJob:
             created_at=now,
             updated_at=now,
         )
-        key = transcript_key(recording.tenant_id, recording.id)
+        key = transcript_key(recording.tenant_id, recording.id, run=uuid.uuid4().hex[:12])
         self._storage.put_bytes(key, _encode(transcription), "application/json")
         done = msgspec.structs.replace(
             recording,
@@ -158,18 +166,17 @@ class TranscriptionJob:
             updated_at=now,
             processed_at=now,
             progress=1.0,
+            transcript_key=key,
         )
         if not self._index.update(done):
-            # Deleted while we worked (or finished by another run): leave no transcript behind
-            # unless that other run owns it.
-            current = self._index.get(recording.id)
-            if current is None:
-                self._storage.delete(key)
+            # Deleted while we worked, or finished by another run: ours is not the transcript.
+            self._storage.delete(key)
             return None
         log.info(
             "transcribed",
             extra={"recording_id": recording.id, "tenant_id": recording.tenant_id, "ms": elapsed_ms},
         )
+        self._count("transcribed", transcriber.name, "", duration, elapsed_ms / 1000)
         self._publish(done, transcription)
         return Status.TRANSCRIBED
 
@@ -227,14 +234,22 @@ class TranscriptionJob:
             "failed",
             extra={"recording_id": recording.id, "tenant_id": recording.tenant_id, "code": exc.code},
         )
+        self._count("failed", (recording.features or Features()).model, exc.code)
         self._publish(failed)
         return Status.FAILED
+
+    def _count(
+        self, outcome: str, model: str, code: str, audio_s: float | None = None, processing_s: float | None = None
+    ) -> None:
+        if self._metrics is not None:
+            with contextlib.suppress(ServiceUnavailable):  # numbers must never fail a job
+                self._metrics.job(outcome, model, code, audio_s, processing_s)
 
     def _publish(self, recording: Recording, transcription: Transcription | None = None) -> None:
         if self._events is None:
             return
         if transcription is None and recording.status == Status.TRANSCRIBED:
-            raw = self._storage.get_bytes(transcript_key(recording.tenant_id, recording.id))
+            raw = self._storage.get_bytes(recording.transcript_key or transcript_key(recording.tenant_id, recording.id))
             transcription = None if raw is None else msgspec.json.decode(raw, type=Transcription)
         self._events.publish(recording, transcription)
 

@@ -72,6 +72,8 @@ class Recording(msgspec.Struct, kw_only=True):
     processed_at: datetime | None = None
     progress: float | None = None
     """0-1 while a long recording is being transcribed; 1 once transcribed."""
+    transcript_key: str | None = None
+    """Internal: the object holding the transcript, written by the run that finished the job."""
 
 
 def new_id() -> str:
@@ -82,8 +84,16 @@ def audio_key(tenant_id: str, recording_id: str, ext: str) -> str:
     return f"{tenant_id}/{recording_id}.{ext}"
 
 
-def transcript_key(tenant_id: str, recording_id: str) -> str:
-    return f"{tenant_id}/{recording_id}.transcript.json"
+def transcript_key(tenant_id: str, recording_id: str, run: str | None = None) -> str:
+    """Each run of a job writes its own object; the index names the one that counts, so that two
+    runs racing (a redelivered job, a paused worker) can never leave two different transcripts."""
+    suffix = f".{run}" if run else ""
+    return f"{tenant_id}/{recording_id}.transcript{suffix}.json"
+
+
+def metadata_key(tenant_id: str, recording_id: str) -> str:
+    """The recording's metadata beside its audio: Redis is not its only copy (earshot reindex)."""
+    return f"{tenant_id}/{recording_id}.json"
 
 
 _TAG_KEY = re.compile(r"[A-Za-z0-9_-]{1,32}")

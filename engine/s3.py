@@ -131,6 +131,12 @@ class S3Storage:
         with s3_errors():
             self._c.bucket_exists(self.bucket)
 
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        with s3_errors():
+            for obj in self._c.list_objects(self.bucket, prefix=prefix, recursive=True):
+                if obj.object_name is not None:
+                    yield obj.object_name
+
     def presign_get(self, key: str, ttl_seconds: int) -> str:
         with s3_errors():
             return self._presigner.presigned_get_object(self.bucket, key, expires=timedelta(seconds=ttl_seconds))

@@ -232,7 +232,8 @@ class RecordingService:
         if self._index.delete(recording.id) is None:
             raise RecordingNotFound(f"recording {recording_id[:64]!r} not found")
         self._storage.delete(recording.s3_key)
-        self._storage.delete(transcript_key(recording.tenant_id, recording.id))
+        if recording.transcript_key:
+            self._storage.delete(recording.transcript_key)
 
     def transcription(self, tenant_id: str, recording_id: str) -> Transcription:
         recording = self.get(tenant_id, recording_id)
@@ -241,7 +242,7 @@ class RecordingService:
         if recording.status == Status.FAILED:
             code = recording.error.code if recording.error else "TRANSCRIPTION_ERROR"
             raise TranscriptionFailed(f"the transcription failed ({code})")
-        raw = self._storage.get_bytes(transcript_key(recording.tenant_id, recording.id))
+        raw = self._storage.get_bytes(recording.transcript_key or transcript_key(recording.tenant_id, recording.id))
         if raw is None:
             # Deleted between the two reads.
             raise RecordingNotFound(f"recording {recording_id[:64]!r} not found")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
@@ -63,6 +64,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     model: Annotated[
         str, Meta(description="Default model: a bundled name (tiny.en), a CTranslate2 directory or a HF id.")
     ] = "tiny.en"
+    models_dir: Annotated[
+        str, Meta(description="Where `earshot models add` keeps models (empty: DATA_DIR/models).")
+    ] = ""
     device: Annotated[str, Meta(description="Where workers run the model: cpu, cuda or auto.")] = "cpu"
     compute_type: Annotated[
         str, Meta(description="CTranslate2 compute type; 'default' is int8 on CPU and float16 on CUDA.")
@@ -95,6 +99,17 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     job_time_limit_s: Annotated[
         int, Meta(ge=60, description="Hard time limit of one transcription job in seconds.")
     ] = 6 * 3600
+    job_heartbeat_timeout_s: Annotated[
+        int,
+        Meta(ge=1, le=3600, description="A worker silent this long is dead; its unfinished jobs go to others."),
+    ] = 30
+    queue_maintenance_chance: Annotated[
+        int,
+        Meta(ge=1, le=1_000_000, description="Per million queue commands, how many look for dead workers' jobs."),
+    ] = 10_000
+    rate_limit_per_minute: Annotated[
+        int, Meta(ge=0, description="Requests per minute per API key (or upload token); 0 turns the limit off.")
+    ] = 1200
     job_max_retries: Annotated[
         int, Meta(ge=0, description="Retries of a job after transient failures (Redis or S3 down).")
     ] = 20
@@ -141,6 +156,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
             value = getattr(self, field)
             out[PREFIX + field.upper()] = str(value).lower() if isinstance(value, bool) else str(value)
         return out
+
+    @property
+    def models_path(self) -> Path:
+        return Path(self.models_dir) if self.models_dir else Path(self.data_dir) / "models"
 
     @property
     def effective_batch_size(self) -> int:

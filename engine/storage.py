@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -40,6 +41,9 @@ class Storage(Protocol):
 
     def presign_get(self, key: str, ttl_seconds: int) -> str:
         """A URL that lets its holder GET the object for `ttl_seconds`, without credentials."""
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        """Every object name under `prefix`, recursively."""
 
 
 class MemoryStorage:
@@ -83,3 +87,6 @@ class MemoryStorage:
 
     def presign_get(self, key: str, ttl_seconds: int) -> str:
         return f"memory://{self.bucket}/{key}?ttl={ttl_seconds}"
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        yield from sorted(k for k in list(self.objects) if k.startswith(prefix))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import msgspec
 
-from engine.recordings import Recording
+from engine.recordings import Features, Recording, RecordingError, Status
 from engine.transcripts import Transcription
 
 __all__ = ["RecordingList", "RecordingOut", "TranscriptionOut", "recording_out", "transcription_out"]
@@ -14,9 +16,39 @@ class SubresourceUris(msgspec.Struct, kw_only=True):
     transcription: str
 
 
-class RecordingOut(Recording, kw_only=True):
+class RecordingOut(msgspec.Struct, kw_only=True):
+    """The spec's Recording object, in its order. The stored Recording has internal fields too
+    (where its transcript document is); they stop here."""
+
+    id: str
+    tenant_id: str
+    user_id: str | None
+    original_filename: str | None
+    s3_key: str
+    s3_bucket: str
+    duration_seconds: float | None
+    file_size_bytes: int | None
+    audio_format: str | None
+    sample_rate: int | None
+    channels: int | None
+    bit_rate: int | None
+    audio_codec: str | None
+    status: Status
+    features: Features | None
+    client_ip: str | None
+    user_agent: str | None
+    upload_source: str | None
+    custom_tags: dict[str, str] | None
+    error: RecordingError | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    processed_at: datetime | None
+    progress: float | None
     uri: str
     subresource_uris: SubresourceUris
+
+
+_PUBLIC = [f for f in RecordingOut.__struct_fields__ if f not in ("uri", "subresource_uris")]
 
 
 class TranscriptionOut(Transcription, kw_only=True):
@@ -37,7 +69,7 @@ class RecordingList(msgspec.Struct, kw_only=True):
 def recording_out(recording: Recording) -> RecordingOut:
     uri = f"/v1/recordings/{recording.id}"
     return RecordingOut(
-        **msgspec.structs.asdict(recording),
+        **{name: getattr(recording, name) for name in _PUBLIC},
         uri=uri,
         subresource_uris=SubresourceUris(transcription=f"{uri}/transcription"),
     )

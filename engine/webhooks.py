@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import re
@@ -26,7 +27,9 @@ import msgspec
 import redis
 
 from engine.clock import from_ms, to_ms, utc_now
-from engine.errors import InvalidParameter, WebhookNotFound
+from engine.errors import InvalidParameter, ServiceUnavailable, WebhookNotFound
+from engine.metrics import JobMetrics
+from engine.mirror import SystemBackup
 from engine.netguard import TargetRefused, is_public, pin
 from engine.recordings import Recording, Status
 from engine.redis_index import redis_errors, text_of
@@ -138,9 +141,10 @@ def _is_ip(text: str) -> bool:
 class WebhookStore:
     """Endpoints, events and the delivery log, in Redis."""
 
-    def __init__(self, client: redis.Redis, prefix: str = "earshot") -> None:
+    def __init__(self, client: redis.Redis, prefix: str = "earshot", backup: SystemBackup | None = None) -> None:
         self._r = client
         self._p = prefix
+        self._backup = backup
 
     def _ep(self, endpoint_id: str) -> str:
         return f"{self._p}:wh:{endpoint_id}"
@@ -161,11 +165,20 @@ class WebhookStore:
         with redis_errors():
             if self._r.zcard(self._tenant(tenant_id)) >= MAX_ENDPOINTS:
                 raise InvalidParameter(f"a tenant may have at most {MAX_ENDPOINTS} webhook endpoints")
+        if self._backup is not None:
+            self._backup.save("webhooks", endpoint.id, endpoint)
+        self._store(endpoint)
+        return endpoint
+
+    def _store(self, endpoint: Endpoint) -> None:
+        with redis_errors():
             pipe = self._r.pipeline(transaction=True)
             pipe.set(self._ep(endpoint.id), _enc.encode(endpoint))
-            pipe.zadd(self._tenant(tenant_id), {endpoint.id: endpoint.created_at.timestamp()})
+            pipe.zadd(self._tenant(endpoint.tenant_id), {endpoint.id: endpoint.created_at.timestamp()})
             pipe.execute()
-        return endpoint
+
+    def restore(self, endpoint_id: str, raw: bytes) -> None:
+        self._store(_dec_endpoint.decode(raw))
 
     def get(self, endpoint_id: str) -> Endpoint | None:
         with redis_errors():
@@ -186,6 +199,8 @@ class WebhookStore:
 
     def delete(self, tenant_id: str, endpoint_id: str) -> None:
         endpoint = self.get_for(tenant_id, endpoint_id)
+        if self._backup is not None:
+            self._backup.remove("webhooks", endpoint.id)
         with redis_errors():
             pipe = self._r.pipeline(transaction=True)
             pipe.delete(self._ep(endpoint.id), f"{self._ep(endpoint.id)}:attempts")
@@ -194,6 +209,8 @@ class WebhookStore:
 
     def disable(self, endpoint: Endpoint, reason: str) -> None:
         updated = msgspec.structs.replace(endpoint, disabled=True, disabled_reason=reason)
+        if self._backup is not None:
+            self._backup.save("webhooks", endpoint.id, updated)
         with redis_errors():
             self._r.set(self._ep(endpoint.id), _enc.encode(updated), xx=True)
 
@@ -290,7 +307,9 @@ class Deliverer:
         allow_private: bool,
         enqueue: EnqueueDelivery,
         timeout_s: float = TIMEOUT_S,
+        metrics: JobMetrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._store = store
         self._schedule = list(schedule)
         self._allow_private = allow_private
@@ -325,6 +344,10 @@ class Deliverer:
             next_retry_at=None if retry_in is None else from_ms(to_ms(utc_now()) + retry_in * 1000),
         )
         self._store.record(endpoint.id, record)
+        if self._metrics is not None:
+            outcome = "success" if success else "disabled" if status_code == 410 else "retry" if retry_in else "failed"
+            with contextlib.suppress(ServiceUnavailable):
+                self._metrics.webhook(outcome)
         if retry_in is not None:
             self._enqueue(endpoint.id, event_id, attempt + 1, retry_in * 1000)
         return record

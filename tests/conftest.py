@@ -104,6 +104,11 @@ def settings(redis_url: str, s3_server: S3Server, tmp_path_factory: pytest.TempP
         webhook_timeout_s=3,
         # Exercise multi-recording batching in every integration test (on CPU it is off by default).
         batch_size=8,
+        # Tests poll hard with one key; the limit itself is tested on an API of its own.
+        rate_limit_per_minute=0,
+        # Recovery after a killed worker in seconds, not half a minute.
+        job_heartbeat_timeout_s=3,
+        queue_maintenance_chance=1_000_000,
     )
 
 

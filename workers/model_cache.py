@@ -37,7 +37,7 @@ class ModelCache:
             if model is None:
                 started = time.perf_counter()
                 whisper = WhisperTranscriber(
-                    models.resolve(name),
+                    models.resolve(name, self._settings.models_path),
                     name=name,
                     device=self._settings.device,
                     compute_type=self._settings.compute_type,

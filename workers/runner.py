@@ -13,11 +13,14 @@ import time
 from types import FrameType
 
 import dramatiq
+import redis
 
 from engine.backends import Backends
 from engine.errors import ServiceUnavailable
 from engine.jobs import WEBHOOK_QUEUE, DramatiqQueue, make_broker
+from engine.locks import RecordingLocks
 from engine.logs import setup_logging
+from engine.metrics import JobMetrics
 from engine.pipeline import TranscriptionJob
 from engine.pools import PoolRegistry
 from engine.settings import Settings
@@ -46,6 +49,7 @@ def serve(settings: Settings, *, processes: int = 1, stop: threading.Event | Non
         allow_private=settings.webhook_allow_private,
         enqueue=jobs.enqueue_delivery,
         timeout_s=settings.webhook_timeout_s,
+        metrics=JobMetrics(backends.redis),
     )
     job = TranscriptionJob(
         settings=settings,
@@ -53,6 +57,8 @@ def serve(settings: Settings, *, processes: int = 1, stop: threading.Event | Non
         storage=backends.storage,
         transcriber_for=cache.get,
         events=EventPublisher(backends.webhooks, jobs.enqueue_delivery),
+        metrics=JobMetrics(backends.redis),
+        locks=RecordingLocks(backends.redis, ttl_s=2 * settings.job_heartbeat_timeout_s),
     )
     declare_actors(broker, settings, job, deliverer)
     workers = []
@@ -78,6 +84,12 @@ def serve(settings: Settings, *, processes: int = 1, stop: threading.Event | Non
         )
     for worker in workers:
         worker.start()
+    threading.Thread(
+        target=_heartbeat,
+        args=(broker, settings.queue_list[0], settings.job_heartbeat_timeout_s / 3, stop),
+        name="earshot-heartbeat",
+        daemon=True,
+    ).start()
     log.info("worker ready", extra={"queues": settings.queues})
     stop.wait()
     log.info("worker stopping")
@@ -111,6 +123,20 @@ def run(settings: Settings, processes: int) -> int:
         except subprocess.TimeoutExpired:
             child.kill()
     return 0 if stop.is_set() else 1
+
+
+def _heartbeat(broker: dramatiq.Broker, queue: str, every_s: float, stop: threading.Event) -> None:
+    """Keep this process's broker heartbeat fresh while a long job runs.
+
+    Dramatiq's Redis broker refreshes a worker's heartbeat only when one of its consumers talks to
+    Redis; a consumer whose prefetch is used up by a long job stops polling, so after the timeout
+    another worker would think this one dead and run its job a second time (Dramatiq issue #692).
+    An empty `requeue` is a no-op that still refreshes the heartbeat."""
+    while not stop.wait(every_s):
+        try:
+            broker.do_requeue(queue)  # type: ignore[attr-defined]
+        except (redis.ConnectionError, redis.TimeoutError):
+            log.warning("cannot refresh the worker heartbeat: redis unavailable")
 
 
 def _announce(registry: PoolRegistry, queues: list[str], model: Transcriber, stop: threading.Event) -> None:

@@ -24,6 +24,8 @@ SPEC_STATUS: dict[type[errors.EarshotError], int] = {
     errors.TranscriptionFailed: 404,
     errors.WebhookNotFound: 404,
     errors.ServiceUnavailable: 503,
+    errors.RecordingBusy: 503,
+    errors.RateLimited: 429,
     # Job failures end a recording `failed`; they are not answers to a request.
     errors.JobFailure: 500,
     errors.InvalidAudio: 500,

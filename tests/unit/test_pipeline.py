@@ -12,7 +12,7 @@ from engine.clock import utc_now
 from engine.errors import ServiceUnavailable
 from engine.index import MemoryIndex
 from engine.pipeline import TranscriptionJob, transcription_id_for
-from engine.recordings import Features, Recording, Status, audio_key, transcript_key
+from engine.recordings import Features, Recording, Status, audio_key
 from engine.settings import Settings
 from engine.storage import MemoryStorage
 from engine.transcripts import Transcription
@@ -54,7 +54,10 @@ class World:
         return rec
 
     def transcript(self, rec: Recording) -> Transcription | None:
-        raw = self.storage.get_bytes(transcript_key(rec.tenant_id, rec.id))
+        current = self.index.get(rec.id)
+        if current is None or current.transcript_key is None:
+            return None
+        raw = self.storage.get_bytes(current.transcript_key)
         return None if raw is None else msgspec.json.decode(raw, type=Transcription)
 
 
@@ -97,10 +100,10 @@ def test_running_a_job_twice_does_the_work_once(jfk: bytes) -> None:
     world = World()
     rec = world.add(jfk)
     world.job.run(rec.id)
-    first = world.storage.get_bytes(transcript_key("t", rec.id))
+    first = dict(world.storage.objects)
     assert world.job.run(rec.id) is None
     assert len(world.transcriber.calls) == 1
-    assert world.storage.get_bytes(transcript_key("t", rec.id)) == first
+    assert world.storage.objects == first  # no second transcript object
 
 
 def test_a_job_for_a_deleted_recording_writes_nothing(jfk: bytes) -> None:
@@ -199,3 +202,24 @@ def test_progress_is_written_while_transcribing_and_is_1_when_done(jfk: bytes) -
     assert [p for p in seen if p is not None] == [0.25, 0.5, 0.75, 1.0]
     done = world.index.get(rec.id)
     assert done is not None and done.progress == 1.0
+
+
+def test_two_runs_racing_leave_exactly_one_transcript(jfk: bytes) -> None:
+    # The second run starts while the first is inside the model (a redelivered job whose first
+    # worker is still alive, or paused): whichever finishes second must leave nothing behind.
+    world = World()
+    rec = world.add(jfk)
+    nested: list[Status | None] = []
+
+    def second_run() -> None:
+        if not nested:
+            nested.append(None)  # mark first, so the nested run's own model call does not recurse
+            nested.append(world.job.run(rec.id))
+
+    world.transcriber.on_call = second_run
+    assert world.job.run(rec.id) is None  # the first run lost the race to the nested second one
+    assert nested[1] == Status.TRANSCRIBED
+    transcripts = [k for k in world.storage.objects if ".transcript" in k]
+    current = world.index.get(rec.id)
+    assert current is not None and current.status == Status.TRANSCRIBED
+    assert transcripts == [current.transcript_key]
