@@ -47,6 +47,8 @@ SPEC_CODES = {
     "TRANSCRIPTION_FAILED",
     "WEBHOOK_NOT_FOUND",
     "SERVICE_UNAVAILABLE",
+    # The spec does not list a code for 429; the reliability issue asks for per-key rate limits.
+    "RATE_LIMITED",
 }
 
 
