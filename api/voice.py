@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.exceptions import HTTPException
+from litestar.openapi.datastructures import ResponseSpec
 
 from engine.errors import EarshotError, InvalidParameter, NotFound, ServiceUnavailable, Unauthorized
 from engine.recordings import Recording
@@ -21,6 +22,23 @@ __all__ = ["VoiceController"]
 
 log = logging.getLogger("earshot.api")
 _MAX_BODY = 64 * 1024
+
+
+class Detail(msgspec.Struct, kw_only=True):
+    detail: str
+
+
+_RESPONSES = {
+    status: ResponseSpec(data_container=Detail, description=text)
+    for status, text in (
+        (400, "A malformed callback"),
+        (401, "Missing or invalid credentials"),
+        (404, '{"detail": "Recording not found"}'),
+        (413, "The callback body is too large"),
+        (500, "Failed to query recording status"),
+        (503, "A dependency is unavailable"),
+    )
+}
 
 
 class VoiceRecording(msgspec.Struct, kw_only=True):
@@ -72,7 +90,7 @@ class VoiceController(Controller):
     tags = ["voice"]
     exception_handlers = {EarshotError: _voice_error, HTTPException: _voice_error, Exception: _voice_error}
 
-    @get("/recordings/{recording_id:str}", sync_to_thread=True)
+    @get("/recordings/{recording_id:str}", sync_to_thread=True, responses=_RESPONSES)
     def get_voice_recording(
         self, recording_id: str, tenant_id: str, voice: VoiceService, service: RecordingService
     ) -> VoiceRecording:
@@ -82,7 +100,7 @@ class VoiceController(Controller):
             raise NotFound()
         return _view(voice.find(tenant_id, recording_id), recording_id, service)
 
-    @post("/callback", status_code=200, request_max_body_size=_MAX_BODY)
+    @post("/callback", status_code=200, request_max_body_size=_MAX_BODY, responses=_RESPONSES)
     async def callback(
         self, request: Request[Any, Any, Any], tenant_id: str, voice: VoiceService, settings: Settings
     ) -> dict[str, str]:

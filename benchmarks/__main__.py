@@ -17,7 +17,6 @@ import sys
 import tempfile
 import time
 import uuid
-import wave
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ import msgspec
 import numpy as np
 
 import models
+from benchmarks.data import AUDIO, make_long_files
 from benchmarks.wer import wer
 from earshot.processes import Proc, free_port, start_api, start_redis, start_s3, start_worker
 from engine import audio
@@ -39,15 +39,12 @@ from engine.recordings import Features, Recording, Status
 from engine.redis_index import RedisIndex
 from engine.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
-AUDIO = Path(os.environ.get("EARSHOT_TEST_AUDIO", ROOT.parent / "shared" / "audio"))
 README = Path(__file__).with_name("README.md")
 MARK = "<!-- results -->"
 
 # Short clips with references (5-20 s), and English speech without references.
 REFERENCED = ["jfk.flac", "espeak_1.wav", "espeak_2.wav", "espeak_3.wav"]
 SHORT = [*REFERENCED, "stereo_diarization.wav"]
-LONG_PARTS = ["silero_speech.wav", "jfk.flac", "espeak_1.wav", "espeak_2.wav", "espeak_3.wav", "stereo_diarization.wav"]
 
 
 @dataclass
@@ -69,30 +66,6 @@ class Row:
 def reference_of(name: str) -> str | None:
     ref = AUDIO / (Path(name).stem + ".txt")
     return ref.read_text().strip() if ref.exists() else None
-
-
-def make_long_files(out: Path, count: int, minutes: float) -> list[Path]:
-    """Long English recordings: the shared clips decoded to 16 kHz mono and concatenated, each file
-    in a rotated order, written as 16-bit WAV."""
-    parts = [audio.decode(AUDIO / p) for p in LONG_PARTS]
-    files = []
-    for n in range(count):
-        order = parts[n:] + parts[:n]
-        pieces: list[np.ndarray[Any, Any]] = []
-        total = 0
-        while total < minutes * 60 * audio.SAMPLE_RATE:
-            for piece in order:
-                pieces.append(piece)
-                total += len(piece)
-        samples = np.clip(np.concatenate(pieces), -1.0, 1.0)
-        target = out / f"long{n}.wav"
-        with wave.open(str(target), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(audio.SAMPLE_RATE)
-            w.writeframes((samples * 32767).astype("<i2").tobytes())
-        files.append(target)
-    return files
 
 
 def duration_of(path: Path) -> float:

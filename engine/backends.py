@@ -23,6 +23,7 @@ __all__ = ["Backends"]
 class Backends:
     redis: redis.Redis
     index: MirroredIndex
+    redis_index: RedisIndex
     storage: S3Storage
     keys: KeyStore
     webhooks: WebhookStore
@@ -32,9 +33,11 @@ class Backends:
         client = redis_from_url(settings.redis_url)
         storage = S3Storage.from_settings(settings)
         backup = SystemBackup(storage)
+        redis_index = RedisIndex(client)
         return cls(
             redis=client,
-            index=MirroredIndex(RedisIndex(client), storage),
+            index=MirroredIndex(redis_index, storage),
+            redis_index=redis_index,
             storage=storage,
             keys=KeyStore(client, backup=backup),
             webhooks=WebhookStore(client, backup=backup),

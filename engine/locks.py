@@ -33,6 +33,10 @@ class RecordingLocks:
         self._release = client.register_script(_RELEASE)
         self._renew = client.register_script(_RENEW)
 
+    def held(self, recording_id: str) -> bool:
+        with redis_errors():
+            return bool(self._r.exists(f"{self._p}:{recording_id}"))
+
     @contextmanager
     def hold(self, recording_id: str) -> Iterator[None]:
         key = f"{self._p}:{recording_id}"

@@ -126,6 +126,10 @@ class TranscriptionJob:
             batched=self._settings.batched_long,
             batch_size=self._settings.effective_batch_size,
         )
+        log.info(
+            "transcribing",
+            extra={"recording_id": recording.id, "tenant_id": recording.tenant_id, "audio_s": decoded_seconds},
+        )
         started = time.perf_counter()
         try:
             result = transcriber.transcribe(samples, options, self._progress_reporter(recording))

@@ -61,6 +61,31 @@ class RedisIndex:
     def _by_status(self, tenant_id: str, status: Status) -> str:
         return f"{self._p}:t:{tenant_id}:st:{status.value}"
 
+    @property
+    def _processing(self) -> str:
+        """Every tenant's processing recordings, scored by last change: for the stale-job sweep."""
+        return f"{self._p}:processing"
+
+    def _track(self, pipe: redis.client.Pipeline, recording: Recording) -> None:
+        if recording.status == Status.PROCESSING:
+            stamp = recording.updated_at or recording.created_at
+            pipe.zadd(self._processing, {recording.id: int(stamp.timestamp() * 1000) if stamp else 0})
+        else:
+            pipe.zrem(self._processing, recording.id)
+
+    def stale_processing(self, changed_before_ms: int, limit: int = 100) -> list[str]:
+        with redis_errors():
+            ids = self._r.zrangebyscore(self._processing, "-inf", changed_before_ms, start=0, num=limit)
+        return [text_of(i) for i in ids]
+
+    def touch_processing(self, recording_id: str, at_ms: int) -> None:
+        with redis_errors():
+            self._r.zadd(self._processing, {recording_id: at_ms}, xx=True)
+
+    def forget_processing(self, recording_id: str) -> None:
+        with redis_errors():
+            self._r.zrem(self._processing, recording_id)
+
     def add(self, recording: Recording) -> None:
         score = score_of(recording)
         with redis_errors():
@@ -68,6 +93,7 @@ class RedisIndex:
             pipe.set(self._rec(recording.id), _encode(recording))
             pipe.zadd(self._all(recording.tenant_id), {recording.id: score})
             pipe.zadd(self._by_status(recording.tenant_id, recording.status), {recording.id: score})
+            self._track(pipe, recording)
             pipe.execute()
 
     def add_many(self, recordings: list[Recording]) -> None:
@@ -79,6 +105,7 @@ class RedisIndex:
                 pipe.set(self._rec(recording.id), _encode(recording))
                 pipe.zadd(self._all(recording.tenant_id), {recording.id: score})
                 pipe.zadd(self._by_status(recording.tenant_id, recording.status), {recording.id: score})
+                self._track(pipe, recording)
             pipe.execute()
 
     def get(self, recording_id: str) -> Recording | None:
@@ -100,6 +127,7 @@ class RedisIndex:
                         return False
                     pipe.multi()
                     pipe.set(key, _encode(recording))
+                    self._track(pipe, recording)
                     if current.status != recording.status:
                         score = score_of(recording)
                         pipe.zrem(self._by_status(recording.tenant_id, current.status), recording.id)
@@ -121,6 +149,7 @@ class RedisIndex:
                     current = _decode(raw)
                     pipe.multi()
                     pipe.delete(key)
+                    pipe.zrem(self._processing, recording_id)
                     pipe.zrem(self._all(current.tenant_id), recording_id)
                     for status in Status:
                         pipe.zrem(self._by_status(current.tenant_id, status), recording_id)

@@ -107,6 +107,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
         int,
         Meta(ge=1, le=1_000_000, description="Per million queue commands, how many look for dead workers' jobs."),
     ] = 10_000
+    job_stale_s: Annotated[
+        int,
+        Meta(ge=1, description="A recording processing this long with no change and no live run is queued again."),
+    ] = 900
     rate_limit_per_minute: Annotated[
         int, Meta(ge=0, description="Requests per minute per API key (or upload token); 0 turns the limit off.")
     ] = 1200

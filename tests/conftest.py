@@ -172,3 +172,12 @@ def stack(settings: Settings, backends: Backends, tmp_path_factory: pytest.TempP
     yield Stack(f"http://127.0.0.1:{port}", api, worker, backends, settings)
     worker.stop()
     api.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    from tests.faults import REPORT
+
+    if REPORT.faults_injected or REPORT.bad_inputs:
+        terminalreporter.section("Earshot fault suite")
+        for line in REPORT.lines():
+            terminalreporter.write_line(line)

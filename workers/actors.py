@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 import dramatiq
 from dramatiq.middleware.time_limit import TimeLimitExceeded
 
-from engine.errors import ServiceUnavailable, TranscriptionError
+from engine.errors import RecordingBusy, ServiceUnavailable, TranscriptionError
 from engine.jobs import DELIVER_ACTOR, TRANSCRIBE_ACTOR, WEBHOOK_QUEUE
 from engine.pipeline import TranscriptionJob
 from engine.settings import Settings
-from engine.webhooks import Deliverer
+from engine.webhooks import Attempt, Deliverer
 
 __all__ = ["declare_actors"]
 
@@ -27,12 +28,38 @@ def _retry_transient(max_retries: int) -> Callable[[int, BaseException], bool]:
     return retry_when
 
 
+def outlast_outages(fn: Callable[[], object], *, attempts: int, what: dict[str, object]) -> None:
+    """Run `fn`, waiting out a Redis or S3 outage with backoff (2 s doubling to 60 s) in place.
+
+    Retrying by re-enqueueing (Dramatiq's way) needs Redis, which may be the thing that is down:
+    the retry message would be lost while the original stays unacknowledged under a live worker,
+    and the recording would sit in `processing` for good. Waiting here keeps the message with us;
+    if this process dies meanwhile, its heartbeat lapses and another worker gets the job."""
+    for attempt in range(attempts + 1):
+        try:
+            fn()
+            return
+        except RecordingBusy:
+            # Another live run holds the recording and will finish it (or, if it dies, its job is
+            # requeued): this copy of the job has nothing to do.
+            log.info("recording busy in another run; this copy stops", extra=what)
+            return
+        except ServiceUnavailable:
+            if attempt == attempts:
+                raise
+            delay = min(2.0 * 2**attempt, 60.0)
+            log.warning("dependency unavailable; retrying", extra={**what, "in_s": delay, "attempt": attempt + 1})
+            time.sleep(delay)
+
+
 def declare_actors(broker: dramatiq.Broker, settings: Settings, job: TranscriptionJob, deliverer: Deliverer) -> None:
     def transcribe(recording_id: str) -> None:
         try:
-            job.run(recording_id)
+            outlast_outages(
+                lambda: job.run(recording_id), attempts=settings.job_max_retries, what={"recording_id": recording_id}
+            )
         except ServiceUnavailable:
-            log.warning("dependency unavailable; the job will be retried", extra={"recording_id": recording_id})
+            log.error("dependency unavailable for too long; the job goes back to the queue")
             raise
         except TimeLimitExceeded:
             log.error("job exceeded its time limit", extra={"recording_id": recording_id})
@@ -45,8 +72,14 @@ def declare_actors(broker: dramatiq.Broker, settings: Settings, job: Transcripti
     def deliver_webhook(endpoint_id: str, event_id: str, attempt: int) -> None:
         # Our own schedule retries failed deliveries (a new message per attempt); Dramatiq's
         # retries only cover Redis being unreachable while recording the attempt.
-        record = deliverer.deliver(endpoint_id, event_id, attempt)
-        if record is not None:
+        records: list[object] = []
+        outlast_outages(
+            lambda: records.append(deliverer.deliver(endpoint_id, event_id, attempt)),
+            attempts=settings.job_max_retries,
+            what={"endpoint_id": endpoint_id, "event_id": event_id},
+        )
+        record = records[-1] if records else None
+        if isinstance(record, Attempt):
             log.info(
                 "webhook attempt",
                 extra={

@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from types import FrameType
 
 import dramatiq
@@ -22,8 +24,10 @@ from engine.locks import RecordingLocks
 from engine.logs import setup_logging
 from engine.metrics import JobMetrics
 from engine.pipeline import TranscriptionJob
-from engine.pools import PoolRegistry
+from engine.pools import ModelCatalog, PoolRegistry
+from engine.recordings import Features, Recording
 from engine.settings import Settings
+from engine.sweeper import sweep
 from engine.transcriber import Transcriber
 from engine.webhooks import Deliverer, EventPublisher
 from workers.actors import declare_actors
@@ -43,6 +47,7 @@ def serve(settings: Settings, *, processes: int = 1, stop: threading.Event | Non
     cache = ModelCache(settings, cpu_threads=default_cpu_threads(settings, processes))
     broker = make_broker(settings)
     jobs = DramatiqQueue(broker)
+    locks = RecordingLocks(backends.redis, ttl_s=2 * settings.job_heartbeat_timeout_s)
     deliverer = Deliverer(
         backends.webhooks,
         schedule=settings.retry_schedule,
@@ -58,7 +63,7 @@ def serve(settings: Settings, *, processes: int = 1, stop: threading.Event | Non
         transcriber_for=cache.get,
         events=EventPublisher(backends.webhooks, jobs.enqueue_delivery),
         metrics=JobMetrics(backends.redis),
-        locks=RecordingLocks(backends.redis, ttl_s=2 * settings.job_heartbeat_timeout_s),
+        locks=locks,
     )
     declare_actors(broker, settings, job, deliverer)
     workers = []
@@ -77,6 +82,17 @@ def serve(settings: Settings, *, processes: int = 1, stop: threading.Event | Non
             daemon=True,
         )
         announcer.start()
+        catalog = ModelCatalog(settings.model, settings.transcription_queues[0], PoolRegistry(backends.redis))
+
+        def requeue(recording: Recording) -> None:
+            jobs.enqueue_transcription(recording.id, catalog.queue_for((recording.features or Features()).model))
+
+        threading.Thread(
+            target=_sweep_forever,
+            args=(backends, locks, requeue, settings.job_stale_s, stop),
+            name="earshot-sweeper",
+            daemon=True,
+        ).start()
     if WEBHOOK_QUEUE in settings.queue_list:
         # Webhooks have threads of their own, so a slow receiver never delays a transcription.
         workers.append(
@@ -123,6 +139,21 @@ def run(settings: Settings, processes: int) -> int:
         except subprocess.TimeoutExpired:
             child.kill()
     return 0 if stop.is_set() else 1
+
+
+def _sweep_forever(
+    backends: Backends,
+    locks: RecordingLocks,
+    requeue: Callable[[Recording], None],
+    stale_s: int,
+    stop: threading.Event,
+) -> None:
+    # Every process sweeps at a random phase; the lease check and idempotent jobs make overlap harmless.
+    while not stop.wait(max(1.0, stale_s / 2) * random.uniform(0.5, 1.0)):  # noqa: S311 - jitter, not secrets
+        try:
+            sweep(backends.redis_index, locks, requeue, stale_s=stale_s)
+        except ServiceUnavailable:
+            log.warning("cannot sweep for stale recordings: a dependency is unavailable")
 
 
 def _heartbeat(broker: dramatiq.Broker, queue: str, every_s: float, stop: threading.Event) -> None:
