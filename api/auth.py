@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +33,7 @@ def basic_credentials(header: str | None) -> tuple[str, str]:
         raise Unauthorized(_HINT)
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, UnicodeDecodeError, and non-ASCII input
         raise Unauthorized("malformed Basic credentials") from None
     key, sep, secret = decoded.partition(":")
     if not sep or not key or not secret:
@@ -60,6 +59,8 @@ def authenticate_upload(
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         claims = tokens.verify(value.strip())
+        if claims.api_key and not keys.exists(claims.api_key):
+            raise Unauthorized("the API key that issued this upload token has been revoked")
         limiter.hit(f"token:{claims.tenant_id}:{claims.identity}")
         return Principal(tenant_id=claims.tenant_id, user_id=claims.identity, source="token")
     return Principal(tenant_id=authenticate(request, keys, limiter))

@@ -96,9 +96,10 @@ class RecordingsController(Controller):
         `next_page_uri` carries an `after` cursor so that a walk through the pages sees each
         recording once even while new ones are uploaded."""
         params = parse_list_params(dict(request.query_params.items()), tenant_id)
-        items, total = service.list(params.query)
-        seen = (params.page * params.limit if params.after is None else 0) + len(items)
-        more = len(items) == params.limit and (params.after is not None or seen < total)
+        # One more than asked: whether a next page exists, also when walking by cursor.
+        items, total = service.list(dataclasses.replace(params.query, limit=params.limit + 1))
+        more = len(items) > params.limit
+        items = items[: params.limit]
         return RecordingList(
             recordings=[recording_out(r) for r in items],
             uri=params.uri(params.page, params.after),

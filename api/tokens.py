@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 from litestar import Request, post
 
+from api.auth import basic_credentials
 from api.docs import errors
 from engine.errors import InvalidParameter
 from engine.settings import Settings
@@ -39,4 +40,5 @@ async def create_token(
     ttl = payload.get("ttl_seconds", DEFAULT_TTL)
     if not isinstance(ttl, int) or isinstance(ttl, bool) or not 1 <= ttl <= settings.token_max_ttl_s:
         raise InvalidParameter(f"ttl_seconds must be an integer from 1 to {settings.token_max_ttl_s}")
-    return await asyncio.to_thread(tokens.issue, tenant_id, identity, ttl)
+    api_key, _ = basic_credentials(request.headers.get("authorization"))  # checked by `tenant_id` already
+    return await asyncio.to_thread(tokens.issue, tenant_id, identity, ttl, api_key)

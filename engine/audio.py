@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -35,13 +36,21 @@ def _num(value: Any, kind: type[int] | type[float]) -> Any:
 
 
 def probe(path: Path) -> AudioInfo:
-    """ffprobe the file. No audio stream, or nothing ffprobe understands, is InvalidAudio."""
+    """ffprobe the file. No audio stream, or nothing ffprobe understands, is InvalidAudio.
+
+    ffprobe is run directly rather than through `ffmpeg.probe`: ffmpeg-python 0.2.0's probe
+    cannot time out, and a crafted file must not hold a worker for the whole job time limit."""
+    argv = ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)]
     try:
-        info = ffmpeg.probe(str(path), timeout=PROBE_TIMEOUT_S)
-    except ffmpeg.Error as exc:
-        raise InvalidAudio(f"ffprobe could not read the file: {_last_line(exc.stderr)}") from None
+        done = subprocess.run(argv, capture_output=True, timeout=PROBE_TIMEOUT_S, check=False)
     except subprocess.TimeoutExpired:
         raise InvalidAudio("ffprobe timed out reading the file") from None
+    if done.returncode != 0:
+        raise InvalidAudio(f"ffprobe could not read the file: {_last_line(done.stderr)}")
+    try:
+        info = json.loads(done.stdout)
+    except ValueError:
+        raise InvalidAudio("ffprobe could not read the file") from None
     streams = [s for s in info.get("streams", []) if s.get("codec_type") == "audio"]
     if not streams:
         raise InvalidAudio("the file has no audio stream")
@@ -58,12 +67,17 @@ def probe(path: Path) -> AudioInfo:
     )
 
 
-def decode(path: Path) -> np.ndarray[Any, np.dtype[np.float32]]:
-    """Decode the first audio stream to 16 kHz mono float32, as Whisper wants it."""
+def decode(path: Path, max_seconds: float | None = None) -> np.ndarray[Any, np.dtype[np.float32]]:
+    """Decode the first audio stream to 16 kHz mono float32, as Whisper wants it.
+
+    With `max_seconds`, ffmpeg stops a little past it: a file whose header hides its length (a
+    browser's webm has none) cannot make the decode outgrow memory; the caller sees the length
+    is over the limit and fails the recording."""
+    limit = {"t": f"{max_seconds + 1:.3f}"} if max_seconds else {}
     try:
         out, _ = (
             ffmpeg.input(str(path))
-            .output("pipe:", format="f32le", acodec="pcm_f32le", ac=1, ar=SAMPLE_RATE, map="0:a:0")
+            .output("pipe:", format="f32le", acodec="pcm_f32le", ac=1, ar=SAMPLE_RATE, map="0:a:0", **limit)
             .global_args("-nostdin", "-hide_banner", "-loglevel", "error")
             .run(capture_stdout=True, capture_stderr=True)
         )

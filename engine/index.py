@@ -33,8 +33,8 @@ class PageQuery:
 
 
 class Index(Protocol):
-    def add(self, recording: Recording) -> None:
-        """Store a new recording and list it."""
+    def add(self, recording: Recording) -> bool:
+        """Store a new recording and list it; False (changing nothing) if its id exists."""
 
     def get(self, recording_id: str) -> Recording | None: ...
 
@@ -55,6 +55,13 @@ class Index(Protocol):
 
     def get_alias(self, tenant_id: str, alias: str) -> str | None: ...
 
+    def remember_orphans(self, prefix: str) -> None:
+        """Objects under `prefix` belong to a deleted recording but could not be removed yet."""
+
+    def orphans(self, limit: int = 100) -> list[str]: ...
+
+    def forget_orphans(self, prefix: str) -> None: ...
+
     def ping(self) -> None: ...
 
 
@@ -69,6 +76,7 @@ class MemoryIndex:
     def __init__(self) -> None:
         self._items: dict[str, Recording] = {}
         self._aliases: dict[tuple[str, str], str] = {}
+        self._orphans: set[str] = set()
         self._lock = threading.Lock()
 
     def set_alias(self, tenant_id: str, alias: str, recording_id: str) -> str:
@@ -78,9 +86,21 @@ class MemoryIndex:
     def get_alias(self, tenant_id: str, alias: str) -> str | None:
         return self._aliases.get((tenant_id, alias))
 
-    def add(self, recording: Recording) -> None:
+    def remember_orphans(self, prefix: str) -> None:
+        self._orphans.add(prefix)
+
+    def orphans(self, limit: int = 100) -> list[str]:
+        return sorted(self._orphans)[:limit]
+
+    def forget_orphans(self, prefix: str) -> None:
+        self._orphans.discard(prefix)
+
+    def add(self, recording: Recording) -> bool:
         with self._lock:
+            if recording.id in self._items:
+                return False
             self._items[recording.id] = recording
+            return True
 
     def get(self, recording_id: str) -> Recording | None:
         return self._items.get(recording_id)

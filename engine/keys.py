@@ -114,6 +114,10 @@ class KeyStore:
     def restore_key(self, api_key: str, raw: bytes) -> None:
         self._store_key(_dec_key.decode(raw))
 
+    def exists(self, api_key: str) -> bool:
+        with redis_errors():
+            return bool(self._r.exists(f"{self._p}:key:{api_key}"))
+
     def authenticate(self, api_key: str, secret: str) -> str | None:
         """The tenant id of a valid pair, else None."""
         if len(api_key) > 128 or len(secret) > 256:

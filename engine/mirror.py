@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from engine.storage import Storage
 __all__ = ["MirroredIndex", "ReindexReport", "SystemBackup", "reindex"]
 
 SYSTEM = "_system"
-_RECORDING_OBJECT = re.compile(r"[^/]+/[0-9a-fA-F-]{36}\.json")
+_RECORDING_OBJECT = re.compile(r"[^/]+/[0-9a-fA-F-]{36}\.recording\.json")
 _encode = msgspec.json.Encoder().encode
 _decode_recording = msgspec.json.Decoder(Recording).decode
 
@@ -60,9 +61,19 @@ class MirroredIndex:
     def _save(self, recording: Recording) -> None:
         self._s.put_bytes(metadata_key(recording.tenant_id, recording.id), _encode(recording), "application/json")
 
-    def add(self, recording: Recording) -> None:
+    def add(self, recording: Recording) -> bool:
         self._save(recording)
-        self._index.add(recording)
+        try:
+            added = self._index.add(recording)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self._s.delete(metadata_key(recording.tenant_id, recording.id))
+            raise
+        if not added:  # it existed: its own copy stands
+            current = self._index.get(recording.id)
+            if current is not None:
+                self._save(current)
+        return added
 
     def get(self, recording_id: str) -> Recording | None:
         return self._index.get(recording_id)
@@ -71,12 +82,16 @@ class MirroredIndex:
         if not self._index.update(recording, expect=expect):
             return False
         self._save(recording)
+        if self._index.get(recording.id) is None:
+            # Deleted between our update and our save: the copy we just wrote must not outlive it.
+            self._s.delete(metadata_key(recording.tenant_id, recording.id))
         return True
 
     def delete(self, recording_id: str) -> Recording | None:
         current = self._index.get(recording_id)
         if current is None:
             return None
+        # Storage first: if it is down, nothing changes and the DELETE can simply be retried.
         self._s.delete(metadata_key(current.tenant_id, current.id))
         return self._index.delete(recording_id)
 
@@ -90,6 +105,15 @@ class MirroredIndex:
 
     def get_alias(self, tenant_id: str, alias: str) -> str | None:
         return self._index.get_alias(tenant_id, alias)
+
+    def remember_orphans(self, prefix: str) -> None:
+        self._index.remember_orphans(prefix)
+
+    def orphans(self, limit: int = 100) -> list[str]:
+        return self._index.orphans(limit)
+
+    def forget_orphans(self, prefix: str) -> None:
+        self._index.forget_orphans(prefix)
 
     def ping(self) -> None:
         self._index.ping()

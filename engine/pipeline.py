@@ -110,7 +110,7 @@ class TranscriptionJob:
             raise AudioTooLong(
                 f"the audio lasts {info.duration_seconds:.0f} s; the limit is {self._settings.max_audio_seconds:.0f} s"
             )
-        samples = audio.decode(path)
+        samples = audio.decode(path, max_seconds=self._settings.max_audio_seconds)
         decoded_seconds = round(samples.size / audio.SAMPLE_RATE, 3)
         if decoded_seconds > self._settings.max_audio_seconds:
             raise AudioTooLong(f"the audio lasts {decoded_seconds:.0f} s")
@@ -180,8 +180,8 @@ class TranscriptionJob:
             "transcribed",
             extra={"recording_id": recording.id, "tenant_id": recording.tenant_id, "ms": elapsed_ms},
         )
-        self._count("transcribed", transcriber.name, "", duration, elapsed_ms / 1000)
         self._publish(done, transcription)
+        self._count("transcribed", transcriber.name, "", duration, elapsed_ms / 1000)
         return Status.TRANSCRIBED
 
     def _progress_reporter(self, recording: Recording) -> Callable[[float], None]:
@@ -193,9 +193,11 @@ class TranscriptionJob:
             if now - last[0] < self._progress_every_s:
                 return
             last[0] = now
-            current = self._index.get(recording.id)
-            if current is not None and current.status == Status.PROCESSING:
-                self._index.update(msgspec.structs.replace(current, progress=round(fraction, 3)))
+            # Progress is informational: a blip in Redis or S3 must not throw the transcription away.
+            with contextlib.suppress(ServiceUnavailable):
+                current = self._index.get(recording.id)
+                if current is not None and current.status == Status.PROCESSING:
+                    self._index.update(msgspec.structs.replace(current, progress=round(fraction, 3)))
 
         return report
 
@@ -238,8 +240,8 @@ class TranscriptionJob:
             "failed",
             extra={"recording_id": recording.id, "tenant_id": recording.tenant_id, "code": exc.code},
         )
-        self._count("failed", (recording.features or Features()).model, exc.code)
         self._publish(failed)
+        self._count("failed", (recording.features or Features()).model, exc.code)
         return Status.FAILED
 
     def _count(

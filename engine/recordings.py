@@ -92,8 +92,14 @@ def transcript_key(tenant_id: str, recording_id: str, run: str | None = None) ->
 
 
 def metadata_key(tenant_id: str, recording_id: str) -> str:
-    """The recording's metadata beside its audio: Redis is not its only copy (earshot reindex)."""
-    return f"{tenant_id}/{recording_id}.json"
+    """The recording's metadata beside its audio: Redis is not its only copy (earshot reindex).
+    Its suffix cannot be an audio key's (`{id}.{ext}` has one dot), whatever the upload's name."""
+    return f"{tenant_id}/{recording_id}.recording.json"
+
+
+def object_prefix(tenant_id: str, recording_id: str) -> str:
+    """Every object of a recording starts with this: audio, metadata, transcripts of every run."""
+    return f"{tenant_id}/{recording_id}."
 
 
 _TAG_KEY = re.compile(r"[A-Za-z0-9_-]{1,32}")

@@ -39,8 +39,14 @@ def redis_errors() -> Iterator[None]:
         yield
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         raise ServiceUnavailable("redis is unavailable") from exc
-    except redis.BusyLoadingError as exc:  # pragma: no cover - depends on a restart in progress
-        raise ServiceUnavailable("redis is loading its data") from exc
+    except (
+        redis.exceptions.BusyLoadingError,  # restarting
+        redis.exceptions.ReadOnlyError,  # a replica during failover
+        redis.exceptions.OutOfMemoryError,
+        redis.exceptions.TryAgainError,
+        redis.exceptions.MasterDownError,
+    ) as exc:
+        raise ServiceUnavailable("redis cannot serve the request right now") from exc
 
 
 def text_of(value: object) -> str:
@@ -86,15 +92,17 @@ class RedisIndex:
         with redis_errors():
             self._r.zrem(self._processing, recording_id)
 
-    def add(self, recording: Recording) -> None:
+    def add(self, recording: Recording) -> bool:
         score = score_of(recording)
         with redis_errors():
+            if not self._r.set(self._rec(recording.id), _encode(recording), nx=True):
+                return False
             pipe = self._r.pipeline(transaction=True)
-            pipe.set(self._rec(recording.id), _encode(recording))
             pipe.zadd(self._all(recording.tenant_id), {recording.id: score})
             pipe.zadd(self._by_status(recording.tenant_id, recording.status), {recording.id: score})
             self._track(pipe, recording)
             pipe.execute()
+        return True
 
     def add_many(self, recordings: list[Recording]) -> None:
         """Bulk load (benchmarks, reindexing): one pipeline round trip for the lot."""
@@ -190,6 +198,18 @@ class RedisIndex:
         with redis_errors():
             raw = self._r.get(f"{self._p}:t:{tenant_id}:alias:{alias}")
         return None if raw is None else text_of(raw)
+
+    def remember_orphans(self, prefix: str) -> None:
+        with redis_errors():
+            self._r.sadd(f"{self._p}:orphans", prefix)
+
+    def orphans(self, limit: int = 100) -> list[str]:
+        with redis_errors():
+            return [text_of(p) for p in self._r.srandmember(f"{self._p}:orphans", limit) or []]
+
+    def forget_orphans(self, prefix: str) -> None:
+        with redis_errors():
+            self._r.srem(f"{self._p}:orphans", prefix)
 
     def ping(self) -> None:
         with redis_errors():

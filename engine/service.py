@@ -29,6 +29,7 @@ from engine.recordings import (
     Status,
     audio_key,
     new_id,
+    object_prefix,
     transcript_key,
     validate_custom_tags,
 )
@@ -229,11 +230,10 @@ class RecordingService:
     def delete(self, tenant_id: str, recording_id: str) -> None:
         recording = self.get(tenant_id, recording_id)
         # Index first: a job that finishes after this sees the recording gone and writes nothing.
-        if self._index.delete(recording.id) is None:
+        removed = self._index.delete(recording.id)
+        if removed is None:
             raise RecordingNotFound(f"recording {recording_id[:64]!r} not found")
-        self._storage.delete(recording.s3_key)
-        if recording.transcript_key:
-            self._storage.delete(recording.transcript_key)
+        purge(self._storage, self._index, object_prefix(removed.tenant_id, removed.id))
 
     def transcription(self, tenant_id: str, recording_id: str) -> Transcription:
         recording = self.get(tenant_id, recording_id)
@@ -247,6 +247,20 @@ class RecordingService:
             # Deleted between the two reads.
             raise RecordingNotFound(f"recording {recording_id[:64]!r} not found")
         return _decode_transcription(raw)
+
+
+def purge(storage: Storage, index: Index, prefix: str) -> bool:
+    """Remove every object under `prefix` (audio, metadata, each run's transcript). If storage is
+    down, the index remembers the prefix and the sweeper finishes later: the recording is already
+    gone from the API, so the DELETE has succeeded for the user either way."""
+    try:
+        for key in list(storage.list_keys(prefix)):
+            storage.delete(key)
+    except ServiceUnavailable:
+        index.remember_orphans(prefix)
+        return False
+    index.forget_orphans(prefix)
+    return True
 
 
 def _looks_like_id(value: str) -> bool:

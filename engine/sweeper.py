@@ -16,6 +16,8 @@ from engine.clock import to_ms, utc_now
 from engine.locks import RecordingLocks
 from engine.recordings import Recording, Status
 from engine.redis_index import RedisIndex
+from engine.service import purge
+from engine.storage import Storage
 
 __all__ = ["sweep"]
 
@@ -23,9 +25,17 @@ log = logging.getLogger("earshot.sweeper")
 
 
 def sweep(
-    index: RedisIndex, locks: RecordingLocks, enqueue: Callable[[Recording], None], *, stale_s: float
+    index: RedisIndex,
+    locks: RecordingLocks,
+    enqueue: Callable[[Recording], None],
+    *,
+    stale_s: float,
+    storage: Storage | None = None,
 ) -> list[str]:
-    """Requeue stale recordings; returns their ids."""
+    """Requeue stale recordings (returns their ids); remove objects a DELETE could not."""
+    if storage is not None:
+        for prefix in index.orphans():
+            purge(storage, index, prefix)
     now = to_ms(utc_now())
     requeued = []
     for recording_id in index.stale_processing(now - int(stale_s * 1000)):

@@ -31,6 +31,8 @@ class TokenClaims(msgspec.Struct, kw_only=True, array_like=True):
     identity: str
     expires_ms: int
     nonce: str
+    api_key: str = ""
+    """The key that issued the token: revoking the key revokes its tokens."""
 
 
 class IssuedToken(msgspec.Struct, kw_only=True):
@@ -71,10 +73,14 @@ class TokenSigner:
     def _sign(self, payload: str) -> str:
         return _b64(hmac.new(self._signing_key(), payload.encode(), hashlib.sha256).digest())
 
-    def issue(self, tenant_id: str, identity: str, ttl_seconds: int) -> IssuedToken:
+    def issue(self, tenant_id: str, identity: str, ttl_seconds: int, api_key: str = "") -> IssuedToken:
         expires = from_ms(to_ms(utc_now()) + ttl_seconds * 1000)
         claims = TokenClaims(
-            tenant_id=tenant_id, identity=identity, expires_ms=to_ms(expires), nonce=secrets.token_hex(8)
+            tenant_id=tenant_id,
+            identity=identity,
+            expires_ms=to_ms(expires),
+            nonce=secrets.token_hex(8),
+            api_key=api_key,
         )
         payload = _b64(msgspec.msgpack.encode(claims))
         return IssuedToken(token=f"{PREFIX}{payload}.{self._sign(payload)}", expires_at=expires, identity=identity)
@@ -83,7 +89,8 @@ class TokenSigner:
         if not token.startswith(PREFIX) or len(token) > 1024:
             raise Unauthorized("invalid upload token")
         payload, _, signature = token[len(PREFIX) :].partition(".")
-        if not hmac.compare_digest(self._sign(payload), signature):
+        expected = self._sign(payload).encode()
+        if not hmac.compare_digest(expected, signature.encode("utf-8", "replace")):
             raise Unauthorized("invalid upload token")
         try:
             claims = msgspec.msgpack.decode(_unb64(payload), type=TokenClaims)

@@ -105,7 +105,12 @@ class VoiceService:
             extension=None,
             size=None,
         )
-        self._index.add(recording)
+        if not self._index.add(recording):
+            # A simultaneous callback for the same session created it first: use that one.
+            current = self._index.get(existing)
+            if current is None or current.tenant_id != ctx.tenant_id:
+                raise RecordingNotFound("recording not found")
+            return current
         return recording
 
     def _fail_without_audio(self, recording: Recording) -> Recording:

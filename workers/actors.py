@@ -9,7 +9,7 @@ from collections.abc import Callable
 import dramatiq
 from dramatiq.middleware.time_limit import TimeLimitExceeded
 
-from engine.errors import RecordingBusy, ServiceUnavailable, TranscriptionError
+from engine.errors import ServiceUnavailable, TranscriptionError
 from engine.jobs import DELIVER_ACTOR, TRANSCRIBE_ACTOR, WEBHOOK_QUEUE
 from engine.pipeline import TranscriptionJob
 from engine.settings import Settings
@@ -39,12 +39,10 @@ def outlast_outages(fn: Callable[[], object], *, attempts: int, what: dict[str, 
         try:
             fn()
             return
-        except RecordingBusy:
-            # Another live run holds the recording and will finish it (or, if it dies, its job is
-            # requeued): this copy of the job has nothing to do.
-            log.info("recording busy in another run; this copy stops", extra=what)
-            return
         except ServiceUnavailable:
+            # Also RecordingBusy: another run holds the recording's lease. Usually that run died
+            # (which is why this copy was redelivered) and the lease lapses within a minute;
+            # if it lives, it finishes and the next try here finds nothing left to do.
             if attempt == attempts:
                 raise
             delay = min(2.0 * 2**attempt, 60.0)
@@ -107,7 +105,8 @@ def declare_actors(broker: dramatiq.Broker, settings: Settings, job: Transcripti
         broker=broker,
         actor_name=DELIVER_ACTOR,
         queue_name=WEBHOOK_QUEUE,
-        time_limit=60_000,
+        # One attempt is 10 s at most; the rest is room to wait out an outage in place.
+        time_limit=45 * 60_000,
         max_retries=settings.job_max_retries,
         min_backoff=2_000,
         max_backoff=300_000,

@@ -151,9 +151,11 @@ def _sweep_forever(
     # Every process sweeps at a random phase; the lease check and idempotent jobs make overlap harmless.
     while not stop.wait(max(1.0, stale_s / 2) * random.uniform(0.5, 1.0)):  # noqa: S311 - jitter, not secrets
         try:
-            sweep(backends.redis_index, locks, requeue, stale_s=stale_s)
+            sweep(backends.redis_index, locks, requeue, stale_s=stale_s, storage=backends.storage)
         except ServiceUnavailable:
             log.warning("cannot sweep for stale recordings: a dependency is unavailable")
+        except Exception:  # a background loop must outlive any one bad round
+            log.exception("sweep failed")
 
 
 def _heartbeat(broker: dramatiq.Broker, queue: str, every_s: float, stop: threading.Event) -> None:
@@ -166,8 +168,10 @@ def _heartbeat(broker: dramatiq.Broker, queue: str, every_s: float, stop: thread
     while not stop.wait(every_s):
         try:
             broker.do_requeue(queue)  # type: ignore[attr-defined]
-        except (redis.ConnectionError, redis.TimeoutError):
+        except redis.RedisError:
             log.warning("cannot refresh the worker heartbeat: redis unavailable")
+        except Exception:  # a background loop must outlive any one bad round
+            log.exception("heartbeat failed")
 
 
 def _announce(registry: PoolRegistry, queues: list[str], model: Transcriber, stop: threading.Event) -> None:
@@ -179,6 +183,8 @@ def _announce(registry: PoolRegistry, queues: list[str], model: Transcriber, sto
                 registry.announce(queue, model.name, model.device, model.compute_type, worker_id)
             except ServiceUnavailable:
                 log.warning("cannot announce the worker pool: redis unavailable")
+            except Exception:  # a background loop must outlive any one bad round
+                log.exception("announcing the worker pool failed")
         if stop.wait(10):
             break
     for queue in queues:

@@ -525,3 +525,40 @@ def test_the_openapi_document_lists_every_route_with_its_error_responses(stack: 
         assert statuses <= documented, f"{method.upper()} {path}: {statuses - documented} not documented"
     not_found = paths["/v1/recordings/{recording_id}/transcription"]["get"]["responses"]["404"]["description"]
     assert "TRANSCRIPTION_NOT_READY" in not_found and "TRANSCRIPTION_FAILED" in not_found
+
+
+def test_a_cursor_walk_ends_with_a_null_next_page_on_a_full_last_page(
+    stack: Stack, api: httpx.Client, audio_dir: Path
+) -> None:
+    with stack.worker_paused():
+        ids = [upload(api, audio_dir / "espeak_1.wav").json()["id"] for _ in range(4)]
+    first = api.get("/v1/recordings", params={"limit": 2}).json()
+    second = api.get(first["next_page_uri"]).json()
+    assert [r["id"] for r in first["recordings"] + second["recordings"]] == ids[::-1]
+    assert second["next_page_uri"] is None and second["page_size"] == 2
+
+
+def test_non_ascii_credentials_are_401_not_500(stack: Stack) -> None:
+    for header in ("Basic ÿÿÿÿ", "Bearer et_ÿÿÿ.ÿÿÿ"):
+        response = httpx.get(f"{stack.url}/v1/recordings", headers={"Authorization": header.encode("latin-1")})
+        assert_error(response, 401, "UNAUTHORIZED")
+        response = httpx.post(
+            f"{stack.url}/v1/recordings",
+            headers={"Authorization": header.encode("latin-1")},
+            files={"file": ("a", b"x")},
+        )
+        assert_error(response, 401, "UNAUTHORIZED")
+
+
+def test_revoking_a_key_revokes_the_upload_tokens_it_issued(stack: Stack, audio_dir: Path) -> None:
+    key = stack.tenant("revoke-tokens")
+    with stack.client(key) as client:
+        token = client.post("/v1/tokens", json={"identity": "device-1"}).json()["token"]
+    stack.backends.keys.revoke(key.api_key)
+    response = httpx.post(
+        f"{stack.url}/v1/recordings",
+        headers={"Authorization": f"Bearer {token}"},
+        files={"file": ("a.wav", (audio_dir / "espeak_1.wav").read_bytes())},
+    )
+    assert_error(response, 401, "UNAUTHORIZED")
+    assert "revoked" in response.json()["error"]["message"]

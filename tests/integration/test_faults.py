@@ -362,3 +362,35 @@ def test_a_recording_left_processing_without_a_job_is_swept_back_into_the_queue(
     REPORT.faults_injected.append("job lost between index and queue")
     with client_for(faults, key) as client:
         assert wait_status(client, [rid], timeout=60) == {rid: "transcribed"}
+
+
+def test_a_delete_during_an_s3_outage_changes_nothing_and_works_once_s3_is_back(
+    faults: FaultStack, key: IssuedKey, audio_dir: Path
+) -> None:
+    faults.ensure_worker()
+    with client_for(faults, key) as client:
+        rid = upload(client, audio_dir / "espeak_1.wav").json()["id"]
+        wait_status(client, [rid])
+        prefix = f"{key.tenant_id}/{rid}."
+        assert len(list(faults.backends.storage.list_keys(prefix))) == 3  # audio, metadata, transcript
+        faults.s3.stop()
+        REPORT.faults_injected.append("S3 stopped before a DELETE")
+        try:
+            # Storage first (the metadata copy): while it is down the DELETE changes nothing.
+            assert client.delete(f"/v1/recordings/{rid}").status_code == 503
+            assert client.get(f"/v1/recordings/{rid}").status_code == 200
+        finally:
+            faults.restart_s3()
+        assert client.delete(f"/v1/recordings/{rid}").status_code == 204
+    assert list(faults.backends.storage.list_keys(prefix)) == []
+
+
+def test_a_json_named_upload_is_not_confused_with_its_metadata(
+    faults: FaultStack, key: IssuedKey, audio_dir: Path
+) -> None:
+    faults.ensure_worker()
+    with client_for(faults, key) as client:
+        data = (audio_dir / "espeak_2.wav").read_bytes()
+        rid = client.post("/v1/recordings", files={"file": ("voice-note.json", data)}).json()["id"]
+        assert wait_status(client, [rid]) == {rid: "transcribed"}
+        assert client.get(f"/v1/recordings/{rid}").json()["s3_key"].endswith(f"{rid}.json")

@@ -223,3 +223,29 @@ def test_two_runs_racing_leave_exactly_one_transcript(jfk: bytes) -> None:
     current = world.index.get(rec.id)
     assert current is not None and current.status == Status.TRANSCRIBED
     assert transcripts == [current.transcript_key]
+
+
+def test_audio_whose_header_hides_its_length_is_still_held_to_the_limit(tmp_path: Path) -> None:
+    # A browser's MediaRecorder webm has no duration in its header; ffmpeg writing to a pipe makes
+    # one like it. The decode must stop near the limit rather than decode everything.
+    import subprocess
+
+    require_audio()
+    webm = subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(AUDIO / "jfk.flac"), "-c:a", "libopus",
+         "-f", "webm", "pipe:1"],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    world = World(settings=Settings(max_audio_seconds=3))
+    rec = world.add(webm, ext="webm")
+    assert world.job.run(rec.id) == Status.FAILED
+    failed = world.index.get(rec.id)
+    assert failed is not None and failed.error is not None and failed.error.code == "AUDIO_TOO_LONG"
+    assert failed.duration_seconds is None  # ffprobe could not tell; the decode found out
+    assert world.transcriber.calls == []
+
+    from engine import audio
+
+    path = tmp_path / "a.webm"
+    path.write_bytes(webm)
+    assert len(audio.decode(path, max_seconds=3)) <= 4 * audio.SAMPLE_RATE

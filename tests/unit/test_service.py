@@ -113,3 +113,24 @@ def test_delete_removes_the_audio_and_the_entry() -> None:
     assert storage.objects == {}
     with pytest.raises(RecordingNotFound):
         svc.delete("t1", rec.id)
+
+
+def test_objects_a_delete_could_not_remove_are_remembered_and_purged_later() -> None:
+    from engine.service import purge
+
+    svc, index, storage, _ = service()
+    rec = upload(svc, multipart(b"RIFFdata"))
+    real_delete = storage.delete
+
+    def down(key: str) -> None:
+        raise ServiceUnavailable("object storage is unavailable")
+
+    storage.delete = down  # type: ignore[method-assign]
+    svc.delete("t1", rec.id)  # the recording is gone for the user...
+    with pytest.raises(RecordingNotFound):
+        svc.get("t1", rec.id)
+    prefix = f"t1/{rec.id}."
+    assert index.orphans() == [prefix] and rec.s3_key in storage.objects  # ...its bytes are not, yet
+    storage.delete = real_delete  # type: ignore[method-assign]
+    assert purge(storage, index, prefix)
+    assert storage.objects == {} and index.orphans() == []
