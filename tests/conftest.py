@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -154,6 +155,21 @@ class Stack:
                 pytest.fail(f"the worker died:\n{self.worker.log_tail()}")
             time.sleep(0.2)
         pytest.fail(f"recording {recording_id} still processing after {timeout} s:\n{self.worker.log_tail()}")
+
+
+@pytest.fixture
+def tenant(stack: Stack) -> IssuedKey:
+    """A fresh tenant for one test: nothing another test did shows up in its lists."""
+    return stack.tenant(f"t-{uuid.uuid4().hex[:10]}")
+
+
+@pytest.fixture
+def api(stack: Stack, tenant: IssuedKey) -> Iterator[httpx.Client]:
+    """That tenant's client; every response is watched for unexpected 5xx (tests.faults)."""
+    from tests.faults import watched_client
+
+    with watched_client(stack.url, (tenant.api_key, tenant.api_secret)) as client:
+        yield client
 
 
 def child_env(settings: Settings) -> dict[str, str]:

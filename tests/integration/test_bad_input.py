@@ -23,17 +23,6 @@ from tests.faults import REPORT, watched_client
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def tenant(stack: Stack) -> IssuedKey:
-    return stack.tenant(f"bad-{uuid.uuid4().hex[:8]}")
-
-
-@pytest.fixture
-def api(stack: Stack, tenant: IssuedKey) -> Iterator[httpx.Client]:
-    with watched_client(stack.url, (tenant.api_key, tenant.api_secret)) as client:
-        yield client
-
-
 def wav_bytes(samples: bytes, rate: int = 16000) -> bytes:
     out = io.BytesIO()
     with wave.open(out, "wb") as w:

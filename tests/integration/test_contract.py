@@ -83,15 +83,9 @@ def upload(client: httpx.Client, path: Path, **data: str) -> httpx.Response:
     return client.post("/v1/recordings", files={"file": (path.name, path.read_bytes(), "audio/wav")}, data=data)
 
 
-@pytest.fixture
-def tenant(stack: Stack) -> IssuedKey:
-    return stack.tenant(f"contract-{uuid.uuid4().hex[:8]}")
-
-
-@pytest.fixture
-def api(stack: Stack, tenant: IssuedKey) -> Iterator[httpx.Client]:
-    with stack.client(tenant) as client:
-        yield client
+def bearer_upload(stack: Stack, token: str, path: Path) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"}
+    return httpx.post(f"{stack.url}/v1/recordings", headers=headers, files={"file": (path.name, path.read_bytes())})
 
 
 # -- POST /v1/recordings -------------------------------------------------------------------------
@@ -333,11 +327,7 @@ def test_an_upload_token_lets_a_device_upload_as_an_identity(
 def test_an_expired_token_is_401(stack: Stack, api: httpx.Client, audio_dir: Path) -> None:
     token = api.post("/v1/tokens", json={"identity": "u", "ttl_seconds": 1}).json()["token"]
     time.sleep(1.1)
-    response = httpx.post(
-        f"{stack.url}/v1/recordings",
-        headers={"Authorization": f"Bearer {token}"},
-        files={"file": ("a.wav", (audio_dir / "espeak_1.wav").read_bytes())},
-    )
+    response = bearer_upload(stack, token, audio_dir / "espeak_1.wav")
     assert_error(response, 401, "UNAUTHORIZED")
     assert "expired" in response.json()["error"]["message"]
 
@@ -555,10 +545,6 @@ def test_revoking_a_key_revokes_the_upload_tokens_it_issued(stack: Stack, audio_
     with stack.client(key) as client:
         token = client.post("/v1/tokens", json={"identity": "device-1"}).json()["token"]
     stack.backends.keys.revoke(key.api_key)
-    response = httpx.post(
-        f"{stack.url}/v1/recordings",
-        headers={"Authorization": f"Bearer {token}"},
-        files={"file": ("a.wav", (audio_dir / "espeak_1.wav").read_bytes())},
-    )
+    response = bearer_upload(stack, token, audio_dir / "espeak_1.wav")
     assert_error(response, 401, "UNAUTHORIZED")
     assert "revoked" in response.json()["error"]["message"]

@@ -20,7 +20,6 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from earshot_client import WebhookVerificationError as OurVerificationError
 from earshot_client import verify_webhook
 from engine.errors import InvalidParameter
-from engine.keys import IssuedKey
 from engine.webhooks import Deliverer, WebhookStore, sign, validate_endpoint
 from tests.conftest import Stack
 
@@ -84,17 +83,6 @@ def receiver() -> Iterator[Receiver]:
     state.release.set()
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture
-def tenant(stack: Stack) -> IssuedKey:
-    return stack.tenant(f"hooks-{uuid.uuid4().hex[:8]}")
-
-
-@pytest.fixture
-def api(stack: Stack, tenant: IssuedKey) -> Iterator[httpx.Client]:
-    with stack.client(tenant) as client:
-        yield client
 
 
 def subscribe(api: httpx.Client, url: str, events: list[str] | None = None) -> dict[str, Any]:
