@@ -48,7 +48,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from workers.runner import run
 
     settings = _settings(queues=args.queues, worker_processes=args.processes)
-    return run(settings, settings.worker_processes)
+    return run(settings, settings.effective_worker_processes)
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
@@ -191,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="run the whole stack locally: Redis, S3 server, API and a worker")
     up.add_argument("--port", type=int, help="API port (default 8000)")
     up.add_argument("--data-dir", help="where data, logs and stack.env go (default .earshot)")
-    up.add_argument("--processes", type=int, help="worker processes (default 1)")
+    up.add_argument("--processes", type=int, help="worker processes (default: one per core on CPU)")
     up.set_defaults(func=cmd_up)
 
     api = sub.add_parser("api", help="run the HTTP API")
@@ -200,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     api.set_defaults(func=cmd_api)
 
     worker = sub.add_parser("worker", help="run transcription workers against the configured Redis and S3")
-    worker.add_argument("--processes", type=int, help="worker processes (default: EARSHOT_WORKER_PROCESSES)")
+    worker.add_argument("--processes", type=int, help="processes (default: EARSHOT_WORKER_PROCESSES, 0 = per core)")
     worker.add_argument("--queues", help="comma-separated queues to consume (default: EARSHOT_QUEUES)")
     worker.set_defaults(func=cmd_worker)
 

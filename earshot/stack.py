@@ -102,7 +102,7 @@ class LocalStack:
             self.procs.append(
                 start_worker(
                     child_env,
-                    processes=self.settings.worker_processes,
+                    processes=self.settings.effective_worker_processes,
                     log_path=None if console else logs / "worker.log",
                 )
             )

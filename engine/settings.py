@@ -91,8 +91,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
         bool, Meta(description="Decode long audio with BatchedInferencePipeline (faster; see benchmarks for WER).")
     ] = False
     worker_processes: Annotated[
-        int, Meta(ge=1, description="Worker processes started by `earshot worker` (and `earshot up`).")
-    ] = 1
+        int,
+        Meta(ge=0, description="Worker processes per `earshot worker`; 0 is one per core on CPU, one on CUDA."),
+    ] = 0
     queues: Annotated[
         str, Meta(description="Comma-separated queues a worker consumes: transcription queues and/or webhooks.")
     ] = "transcribe,webhooks"
@@ -164,6 +165,14 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     @property
     def models_path(self) -> Path:
         return Path(self.models_dir) if self.models_dir else Path(self.data_dir) / "models"
+
+    @property
+    def effective_worker_processes(self) -> int:
+        """Measured on 2 CPU cores (benchmarks/README.md, rows 2 and 3b): one process per core with
+        one thread each beats one process using every core by 1.36x. A GPU wants one process."""
+        if self.worker_processes:
+            return self.worker_processes
+        return 1 if self.device == "cuda" else max(1, os.cpu_count() or 1)
 
     @property
     def effective_batch_size(self) -> int:
