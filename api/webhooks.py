@@ -69,7 +69,9 @@ class WebhooksController(Controller):
             payload = msgspec.json.decode(await request.body())
         except msgspec.DecodeError:
             raise InvalidParameter("the body is not valid JSON") from None
-        url, events, description = validate_endpoint(payload, allow_private=settings.webhook_allow_private)
+        url, events, description = validate_endpoint(
+            payload, allow_private=settings.webhook_allow_private, allowed=settings.private_allowlist
+        )
         endpoint = await asyncio.to_thread(webhooks.create, tenant_id, url, events, description)
         body = WebhookCreated(**_out(endpoint), secret=endpoint.secret)
         return Response(body, status_code=201, headers={"Location": body.uri})

@@ -13,7 +13,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from engine.errors import InvalidParameter, SourceFetchFailed
-from engine.netguard import TargetRefused, pin
+from engine.netguard import Network, TargetRefused, pin
 from engine.storage import Storage
 
 __all__ = ["check_source_url", "fetch_to_storage"]
@@ -54,12 +54,20 @@ class _BodyReader:
         return out
 
 
-def fetch_to_storage(url: str, storage: Storage, key: str, *, max_bytes: int, allow_private: bool) -> int:
+def fetch_to_storage(
+    url: str,
+    storage: Storage,
+    key: str,
+    *,
+    max_bytes: int,
+    allow_private: bool,
+    allowed: tuple[Network, ...] = (),
+) -> int:
     """Stream `url` into `storage` at `key`; returns the size. Every failure is SourceFetchFailed."""
     with httpx.Client(timeout=TIMEOUT, follow_redirects=False, trust_env=False) as client:
         for _ in range(MAX_REDIRECTS + 1):
             try:
-                target = pin(url, allow_private=allow_private)
+                target = pin(url, allow_private=allow_private, allowed=allowed)
             except TargetRefused as exc:
                 raise SourceFetchFailed(f"source_url refused: {exc}") from None
             try:

@@ -139,7 +139,11 @@ class TranscriptionJob:
         elapsed_ms = int((time.perf_counter() - started) * 1000)
 
         now = utc_now()
+        # The header's length is a claim; the decoded samples are the fact (a truncated file's
+        # header still announces its full length).
         duration = recording.duration_seconds or decoded_seconds
+        if abs(duration - decoded_seconds) > 1.0:
+            duration = decoded_seconds
         transcription = Transcription(
             id=transcription_id_for(recording.id),
             recording_id=recording.id,
@@ -212,6 +216,7 @@ class TranscriptionJob:
             recording.s3_key,
             max_bytes=self._settings.max_upload_bytes,
             allow_private=self._settings.allow_private_urls,
+            allowed=self._settings.private_allowlist,
         )
         fetched = msgspec.structs.replace(recording, file_size_bytes=size, updated_at=utc_now())
         if not self._index.update(fetched):

@@ -14,6 +14,8 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
+from engine.netguard import Network, parse_networks
+
 __all__ = ["CLIENT_VARS", "PREFIX", "Settings", "SettingsError", "describe"]
 
 PREFIX = "EARSHOT_"
@@ -50,6 +52,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     allow_private_urls: Annotated[
         bool, Meta(description="Let source_url ingest fetch private or loopback addresses (SSRF guard off).")
     ] = False
+    allowed_private_networks: Annotated[
+        str,
+        Meta(description="Private networks source URLs and webhooks may reach anyway (CIDRs, comma-separated)."),
+    ] = ""
     token_max_ttl_s: Annotated[
         int, Meta(ge=60, description="Longest lifetime an upload token may be issued for, in seconds.")
     ] = 86400
@@ -135,6 +141,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     )
     log_level: Annotated[str, Meta(description="Log level: DEBUG, INFO, WARNING or ERROR.")] = "INFO"
 
+    def __post_init__(self) -> None:
+        # Fail at start-up, not at the first webhook or fetch that needs these.
+        parse_networks(self.allowed_private_networks)
+        self.retry_schedule  # noqa: B018 - validates
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from ``EARSHOT_*`` variables (unknown ones are an error: typos matter)."""
@@ -165,6 +176,13 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     @property
     def models_path(self) -> Path:
         return Path(self.models_dir) if self.models_dir else Path(self.data_dir) / "models"
+
+    @property
+    def private_allowlist(self) -> tuple[Network, ...]:
+        try:
+            return parse_networks(self.allowed_private_networks)
+        except ValueError as exc:
+            raise SettingsError(f"EARSHOT_ALLOWED_PRIVATE_NETWORKS: {exc}") from None
 
     @property
     def effective_worker_processes(self) -> int:

@@ -30,7 +30,7 @@ from engine.clock import from_ms, to_ms, utc_now
 from engine.errors import InvalidParameter, ServiceUnavailable, WebhookNotFound
 from engine.metrics import JobMetrics
 from engine.mirror import SystemBackup
-from engine.netguard import TargetRefused, is_public, pin
+from engine.netguard import Network, TargetRefused, is_public, permitted, pin
 from engine.recordings import Recording, Status
 from engine.redis_index import redis_errors, text_of
 from engine.transcripts import Transcription
@@ -111,7 +111,9 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(mac).decode()
 
 
-def validate_endpoint(payload: object, *, allow_private: bool) -> tuple[str, list[str], str | None]:
+def validate_endpoint(
+    payload: object, *, allow_private: bool, allowed: tuple[Network, ...] = ()
+) -> tuple[str, list[str], str | None]:
     if not isinstance(payload, dict):
         raise InvalidParameter("the body must be a JSON object")
     url = payload.get("url")
@@ -119,7 +121,7 @@ def validate_endpoint(payload: object, *, allow_private: bool) -> tuple[str, lis
         raise InvalidParameter("url must be an http or https URL of at most 2048 characters")
     host = url.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]
     literal = host[1:-1] if host.startswith("[") else host.rsplit(":", 1)[0]
-    if not allow_private and _is_ip(literal) and not is_public(literal):
+    if _is_ip(literal) and not permitted(literal, allow_private=allow_private, allowed=allowed):
         raise InvalidParameter("url points to a private or loopback address, which is not allowed")
     events = payload.get("events", list(EVENT_TYPES))
     if not isinstance(events, list) or not events or not all(isinstance(e, str) and e in EVENT_TYPES for e in events):
@@ -306,6 +308,7 @@ class Deliverer:
         schedule: Sequence[int],
         allow_private: bool,
         enqueue: EnqueueDelivery,
+        allowed: tuple[Network, ...] = (),
         timeout_s: float = TIMEOUT_S,
         metrics: JobMetrics | None = None,
     ) -> None:
@@ -313,6 +316,7 @@ class Deliverer:
         self._store = store
         self._schedule = list(schedule)
         self._allow_private = allow_private
+        self._allowed = allowed
         self._enqueue = enqueue
         self._timeout = timeout_s
 
@@ -363,7 +367,7 @@ class Deliverer:
             "webhook-signature": sign(endpoint.secret, msg_id, timestamp, body),
         }
         try:
-            target = pin(endpoint.url, allow_private=self._allow_private)
+            target = pin(endpoint.url, allow_private=self._allow_private, allowed=self._allowed)
         except TargetRefused as exc:
             return None, f"refused: {exc}"
         headers["host"] = target.host_header

@@ -102,7 +102,6 @@ def settings(redis_url: str, s3_server: S3Server, tmp_path_factory: pytest.TempP
         # Webhook receivers in the tests listen on loopback, and retries should take seconds.
         webhook_allow_private=True,
         webhook_retry_schedule="1,1,1",
-        webhook_timeout_s=3,
         # Exercise multi-recording batching in every integration test (on CPU it is off by default).
         batch_size=8,
         # Tests poll hard with one key; the limit itself is tested on an API of its own.
@@ -155,6 +154,16 @@ class Stack:
                 pytest.fail(f"the worker died:\n{self.worker.log_tail()}")
             time.sleep(0.2)
         pytest.fail(f"recording {recording_id} still processing after {timeout} s:\n{self.worker.log_tail()}")
+
+
+@pytest.fixture(autouse=True)
+def no_unexpected_server_errors() -> Iterator[None]:
+    """Any 5xx other than 503 seen by a watched client fails the test that saw it."""
+    from tests.faults import REPORT
+
+    before = len(REPORT.server_errors)
+    yield
+    assert REPORT.server_errors[before:] == [], "unexpected 5xx answers"
 
 
 @pytest.fixture

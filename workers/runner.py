@@ -52,6 +52,7 @@ def serve(settings: Settings, *, processes: int = 1, stop: threading.Event | Non
         backends.webhooks,
         schedule=settings.retry_schedule,
         allow_private=settings.webhook_allow_private,
+        allowed=settings.private_allowlist,
         enqueue=jobs.enqueue_delivery,
         timeout_s=settings.webhook_timeout_s,
         metrics=JobMetrics(backends.redis),

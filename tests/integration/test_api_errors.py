@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import os
 import socket
+import time
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 
+from earshot.processes import Proc
 from tests.conftest import TEST_MAX_UPLOAD, Stack
 
 pytestmark = pytest.mark.integration
@@ -115,11 +117,12 @@ def test_delete_removes_audio_transcript_and_listing_and_a_second_delete_is_404(
 def test_a_recording_deleted_while_queued_is_not_brought_back_by_its_job(stack: Stack, audio_dir: Path) -> None:
     key = stack.tenant("delete-race")
     with stack.client(key) as client:
-        first = upload(client, "jfk.flac", (audio_dir / "jfk.flac").read_bytes(), "audio/flac").json()
-        assert client.delete(f"/v1/recordings/{first['id']}").status_code == 204
-        # One worker consumes in order: once the next upload is done, the first job has run.
+        with stack.worker_paused():  # the job is surely still queued when the DELETE lands
+            first = upload(client, "jfk.flac", (audio_dir / "jfk.flac").read_bytes(), "audio/flac").json()
+            assert client.delete(f"/v1/recordings/{first['id']}").status_code == 204
         second = upload(client, "espeak_1.wav", (audio_dir / "espeak_1.wav").read_bytes()).json()
         stack.wait_done(client, second["id"])
+        wait_for_log(stack.worker, "skip", first["id"])  # the first job ran, and found nothing to do
         assert_error(client.get(f"/v1/recordings/{first['id']}"), 404, "RECORDING_NOT_FOUND")
         listing = client.get("/v1/recordings").json()
         assert [r["id"] for r in listing["recordings"]] == [second["id"]]
@@ -129,6 +132,14 @@ def test_a_recording_deleted_while_queued_is_not_brought_back_by_its_job(stack: 
         for o in stack.backends.storage._c.list_objects(stack.settings.s3_bucket, prefix=key.tenant_id + "/")
     }
     assert not any(first["id"] in n for n in names)
+
+
+def wait_for_log(proc: Proc, message: str, recording_id: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    needle = [f'"msg":"{message}"', f'"recording_id":"{recording_id}"']
+    while not any(all(n in line for n in needle) for line in (proc.log_tail(400) or "").splitlines()):
+        assert time.monotonic() < deadline, f"no {message!r} log line for {recording_id}"
+        time.sleep(0.1)
 
 
 def test_an_upload_over_the_limit_is_413_and_leaves_nothing(stack: Stack) -> None:

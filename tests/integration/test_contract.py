@@ -74,6 +74,7 @@ def assert_shape(body: dict[str, Any], fields: dict[str, Any], *, exact: bool = 
 def assert_error(response: httpx.Response, status: int, code: str) -> None:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
+    assert response.json()["error"]["message"].strip()
     assert response.json() == {
         "error": {"code": code, "message": response.json()["error"]["message"], "status": status}
     }

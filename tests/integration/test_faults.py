@@ -252,7 +252,15 @@ def test_s3_outage_answers_503_quickly_and_queued_jobs_finish_after_it(
         finally:
             for proc in faults.workers.values():
                 proc.signal(signal.SIGCONT)
-        time.sleep(3)  # workers meet the outage: their jobs must wait and retry, not fail
+        # The workers meet the outage: their jobs must wait and retry in place, not fail.
+        deadline = time.monotonic() + 60
+        while not any(
+            e.get("recording_id") in queued
+            for name in faults.workers
+            for e in faults.events(name, "dependency unavailable; retrying")
+        ):
+            assert time.monotonic() < deadline, "no worker met the outage"
+            time.sleep(0.2)
         assert {client.get(f"/v1/recordings/{r}").json()["status"] for r in queued} == {"processing"}
         faults.restart_s3()
         restarted = time.monotonic()

@@ -12,13 +12,18 @@ import pytest
 
 from engine.errors import SourceFetchFailed
 from engine.fetch import fetch_to_storage
+from engine.netguard import parse_networks
 from engine.storage import MemoryStorage
 
 BODY = b"RIFF" + bytes(range(256)) * 40
 
 
+SEEN: list[str] = []
+
+
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
+        SEEN.append(self.path)
         if self.path == "/audio.wav":
             self.send_response(200)
             self.send_header("Content-Length", str(len(BODY)))
@@ -80,10 +85,37 @@ def test_private_and_loopback_targets_are_refused_by_default(url: str) -> None:
 
 
 def test_a_redirect_to_a_private_address_is_refused(server: str) -> None:
-    # The first hop is allowed here only because the test server itself is on loopback.
+    # Loopback is allowed by name (as an operator would allow one internal host), so the first hop
+    # is fetched; its redirect to the cloud metadata address is refused before any connection.
     storage = MemoryStorage()
+    SEEN.clear()
     with pytest.raises(SourceFetchFailed, match="private or loopback"):
-        fetch_to_storage(f"{server}/to-metadata", storage, "k", max_bytes=10**6, allow_private=False)
+        fetch_to_storage(
+            f"{server}/to-metadata",
+            storage,
+            "k",
+            max_bytes=10**6,
+            allow_private=False,
+            allowed=parse_networks("127.0.0.1"),
+        )
+    assert SEEN == ["/to-metadata"] and storage.objects == {}
+
+
+def test_an_allowed_private_network_is_reachable_and_others_stay_refused(server: str) -> None:
+    storage = MemoryStorage()
+    size = fetch_to_storage(
+        f"{server}/audio.wav", storage, "k", max_bytes=10**6, allow_private=False, allowed=parse_networks("127.0.0.0/8")
+    )
+    assert size == len(BODY)
+    with pytest.raises(SourceFetchFailed, match="private or loopback"):
+        fetch_to_storage(
+            "http://10.0.0.1/a.wav",
+            storage,
+            "j",
+            max_bytes=10**6,
+            allow_private=False,
+            allowed=parse_networks("127.0.0.0/8"),
+        )
 
 
 def test_sources_over_the_limit_are_refused_and_store_nothing(server: str) -> None:

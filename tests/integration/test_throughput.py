@@ -67,6 +67,10 @@ def test_two_worker_processes_share_a_queue_and_transcribe_each_recording_once(
 ) -> None:
     _, env, logs, procs = isolated
     procs.append(start_worker(env, processes=2, log_path=logs / "workers.log"))
+    deadline = time.monotonic() + 60
+    while len(log_events(logs / "workers.log", "worker ready")) < 2:  # both consume before any upload
+        assert time.monotonic() < deadline, "the two worker processes did not start"
+        time.sleep(0.1)
     key = stack.tenant("pair")
     clips = ["espeak_1.wav", "espeak_2.wav", "espeak_3.wav", "jfk.flac", "stereo_diarization.wav", "espeak_1.wav"]
     with httpx.Client(base_url=env["EARSHOT_URL"], auth=(key.api_key, key.api_secret), timeout=60) as client:
@@ -133,11 +137,13 @@ def test_multi_recording_batching_gives_each_recording_its_own_transcript(
 
 
 def test_the_batcher_gathers_concurrent_requests_into_one_batch(whisper: WhisperTranscriber, audio_dir: Path) -> None:
-    batcher = BatchingTranscriber(whisper, batch_size=8, wait_s=0.5)
+    batcher = BatchingTranscriber(whisper, batch_size=8, wait_s=2.0)
     clips = [audio.decode(audio_dir / n) for n in ("espeak_1.wav", "espeak_2.wav", "espeak_3.wav")]
     results: dict[int, str] = {}
+    start = threading.Barrier(3)
 
     def submit(i: int) -> None:
+        start.wait()
         results[i] = batcher.transcribe(clips[i], TranscribeOptions(beam_size=5)).text
 
     threads = [threading.Thread(target=submit, args=(i,)) for i in range(3)]
@@ -145,6 +151,7 @@ def test_the_batcher_gathers_concurrent_requests_into_one_batch(whisper: Whisper
         t.start()
     for t in threads:
         t.join(120)
+    assert sorted(results) == [0, 1, 2]
     assert batcher.batches == [3]
     assert "fox" in results[0].lower() and "budget" in results[1].lower() and "report" in results[2].lower()
     # A long recording is decoded on its own, with the sequential decoder.

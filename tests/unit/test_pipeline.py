@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import msgspec
@@ -16,12 +15,13 @@ from engine.recordings import Features, Recording, Status, audio_key
 from engine.settings import Settings
 from engine.storage import MemoryStorage
 from engine.transcripts import Transcription
-from tests.conftest import require_audio
+from tests.conftest import AUDIO, require_audio, require_binary
 from tests.unit.fakes import FakeTranscriber
 
-pytestmark = pytest.mark.skipif(shutil.which("ffprobe") is None, reason="ffmpeg is not installed")
 
-AUDIO = Path(__file__).resolve().parents[2].parent / "shared" / "audio"
+@pytest.fixture(autouse=True)
+def ffmpeg_installed() -> None:
+    require_binary("ffprobe")  # skips on a laptop without ffmpeg, fails under CI=true
 
 
 class World:
