@@ -6,11 +6,11 @@ import asyncio
 import dataclasses
 from typing import Any
 
-import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.response import Redirect
 
 from api.auth import Principal
+from api.bodies import json_object
 from api.docs import errors
 from api.listing import parse_list_params
 from engine.errors import InvalidParameter, PayloadTooLarge
@@ -34,13 +34,7 @@ async def _json_body(request: AnyRequest) -> dict[str, object]:
         body += chunk
         if len(body) > _MAX_JSON:
             raise PayloadTooLarge(f"a JSON request body is limited to {_MAX_JSON} bytes")
-    try:
-        payload = msgspec.json.decode(bytes(body))
-    except msgspec.DecodeError:
-        raise InvalidParameter("the body is not valid JSON") from None
-    if not isinstance(payload, dict):
-        raise InvalidParameter("the body must be a JSON object")
-    return payload
+    return json_object(bytes(body))
 
 
 class RecordingsController(Controller):

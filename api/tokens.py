@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import msgspec
 from litestar import Request, post
 
 from api.auth import basic_credentials
+from api.bodies import json_object
 from api.docs import errors
 from engine.errors import InvalidParameter
 from engine.settings import Settings
@@ -29,13 +29,7 @@ async def create_token(
     request: Request[Any, Any, Any], tenant_id: str, tokens: TokenSigner, settings: Settings
 ) -> IssuedToken:
     """`{"identity": "user-42", "ttl_seconds": 600}` → a token that may upload as that identity."""
-    raw = await request.body()
-    try:
-        payload = msgspec.json.decode(raw) if raw else {}
-    except msgspec.DecodeError:
-        raise InvalidParameter("the body is not valid JSON") from None
-    if not isinstance(payload, dict):
-        raise InvalidParameter("the body must be a JSON object")
+    payload = json_object(await request.body(), empty_ok=True)
     identity = validate_identity(payload.get("identity"))
     ttl = payload.get("ttl_seconds", DEFAULT_TTL)
     if not isinstance(ttl, int) or isinstance(ttl, bool) or not 1 <= ttl <= settings.token_max_ttl_s:

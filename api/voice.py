@@ -12,6 +12,7 @@ from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.exceptions import HTTPException
 from litestar.openapi.datastructures import ResponseSpec
 
+from api.bodies import json_object
 from engine.errors import EarshotError, InvalidParameter, NotFound, ServiceUnavailable, Unauthorized
 from engine.recordings import Recording
 from engine.service import RecordingService, UploadContext
@@ -108,12 +109,7 @@ class VoiceController(Controller):
         and once the call ends `recordingUrl` (and `durationInSeconds`)."""
         content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
         if content_type == "application/json":
-            try:
-                payload = msgspec.json.decode(await request.body())
-            except msgspec.DecodeError:
-                raise InvalidParameter("the body is not valid JSON") from None
-            if not isinstance(payload, dict):
-                raise InvalidParameter("the body must be a JSON object")
+            payload: dict[str, object] = json_object(await request.body())
         else:
             form = await request.form()
             payload = {k: v for k, v in form.items() if isinstance(v, str)}

@@ -9,8 +9,8 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 
+from api.bodies import json_object
 from api.docs import errors
-from engine.errors import InvalidParameter
 from engine.settings import Settings
 from engine.webhooks import Attempt, Endpoint, WebhookStore, validate_endpoint
 
@@ -65,10 +65,7 @@ class WebhooksController(Controller):
         """`{"url", "events": ["recording.transcribed", "recording.failed"], "description"}`.
 
         The `whsec_` signing secret is in this response only."""
-        try:
-            payload = msgspec.json.decode(await request.body())
-        except msgspec.DecodeError:
-            raise InvalidParameter("the body is not valid JSON") from None
+        payload = json_object(await request.body())
         url, events, description = validate_endpoint(
             payload, allow_private=settings.webhook_allow_private, allowed=settings.private_allowlist
         )

@@ -117,7 +117,7 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     from engine.errors import ServiceUnavailable
     from engine.jobs import DramatiqQueue, make_broker
     from engine.pools import ModelCatalog, PoolRegistry
-    from engine.recordings import Features, Recording
+    from engine.recordings import Recording
 
     settings = _settings()
     backends = Backends.connect(settings)
@@ -125,7 +125,7 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     catalog = ModelCatalog(settings.model, settings.transcription_queues[0], PoolRegistry(backends.redis))
 
     def requeue(recording: Recording) -> None:
-        jobs.enqueue_transcription(recording.id, catalog.queue_for((recording.features or Features()).model))
+        jobs.enqueue_transcription(recording.id, catalog.queue_for_recording(recording))
 
     try:
         report = backends.reindex(requeue)

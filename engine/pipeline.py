@@ -259,8 +259,8 @@ class TranscriptionJob:
     def _publish(self, recording: Recording, transcription: Transcription | None = None) -> None:
         if self._events is None:
             return
-        if transcription is None and recording.status == Status.TRANSCRIBED:
-            raw = self._storage.get_bytes(recording.transcript_key or transcript_key(recording.tenant_id, recording.id))
+        if transcription is None and recording.transcript_key:
+            raw = self._storage.get_bytes(recording.transcript_key)
             transcription = None if raw is None else msgspec.json.decode(raw, type=Transcription)
         self._events.publish(recording, transcription)
 

@@ -16,6 +16,7 @@ import msgspec
 import redis
 
 from engine.clock import utc_now
+from engine.recordings import Recording
 from engine.redis_index import redis_errors
 
 __all__ = ["ModelCatalog", "PoolInfo", "PoolRegistry"]
@@ -74,12 +75,6 @@ class PoolRegistry:
             key=lambda p: (p.model, p.queue, p.worker),
         )
 
-    def queue_for(self, model: str) -> str | None:
-        for pool in self.live():
-            if pool.model == model:
-                return pool.queue
-        return None
-
 
 class ModelCatalog:
     """What the API accepts as `model` and where each goes: the default model on the default
@@ -102,6 +97,9 @@ class ModelCatalog:
 
     def names(self) -> set[str]:
         return {self._default_model} | {p.model for p in self.pools()}
+
+    def queue_for_recording(self, recording: Recording) -> str:
+        return self.queue_for(recording.features.model if recording.features else self._default_model)
 
     def queue_for(self, model: str) -> str:
         if model == self._default_model:

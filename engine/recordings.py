@@ -84,11 +84,10 @@ def audio_key(tenant_id: str, recording_id: str, ext: str) -> str:
     return f"{tenant_id}/{recording_id}.{ext}"
 
 
-def transcript_key(tenant_id: str, recording_id: str, run: str | None = None) -> str:
+def transcript_key(tenant_id: str, recording_id: str, run: str) -> str:
     """Each run of a job writes its own object; the index names the one that counts, so that two
     runs racing (a redelivered job, a paused worker) can never leave two different transcripts."""
-    suffix = f".{run}" if run else ""
-    return f"{tenant_id}/{recording_id}.transcript{suffix}.json"
+    return f"{tenant_id}/{recording_id}.transcript.{run}.json"
 
 
 def metadata_key(tenant_id: str, recording_id: str) -> str:

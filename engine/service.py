@@ -30,7 +30,6 @@ from engine.recordings import (
     audio_key,
     new_id,
     object_prefix,
-    transcript_key,
     validate_custom_tags,
 )
 from engine.settings import Settings
@@ -215,8 +214,7 @@ class RecordingService:
             pass
 
     def queue_for(self, recording: Recording) -> str:
-        model = recording.features.model if recording.features else self._settings.model
-        return self._models.queue_for(model)
+        return self._models.queue_for_recording(recording)
 
     def get(self, tenant_id: str, recording_id: str) -> Recording:
         recording = self._index.get(recording_id) if _looks_like_id(recording_id) else None
@@ -242,7 +240,7 @@ class RecordingService:
         if recording.status == Status.FAILED:
             code = recording.error.code if recording.error else "TRANSCRIPTION_ERROR"
             raise TranscriptionFailed(f"the transcription failed ({code})")
-        raw = self._storage.get_bytes(recording.transcript_key or transcript_key(recording.tenant_id, recording.id))
+        raw = self._storage.get_bytes(recording.transcript_key) if recording.transcript_key else None
         if raw is None:
             # Deleted between the two reads.
             raise RecordingNotFound(f"recording {recording_id[:64]!r} not found")

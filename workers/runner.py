@@ -25,7 +25,7 @@ from engine.logs import setup_logging
 from engine.metrics import JobMetrics
 from engine.pipeline import TranscriptionJob
 from engine.pools import ModelCatalog, PoolRegistry
-from engine.recordings import Features, Recording
+from engine.recordings import Recording
 from engine.settings import Settings
 from engine.sweeper import sweep
 from engine.transcriber import Transcriber
@@ -86,7 +86,7 @@ def serve(settings: Settings, *, processes: int = 1, stop: threading.Event | Non
         catalog = ModelCatalog(settings.model, settings.transcription_queues[0], PoolRegistry(backends.redis))
 
         def requeue(recording: Recording) -> None:
-            jobs.enqueue_transcription(recording.id, catalog.queue_for((recording.features or Features()).model))
+            jobs.enqueue_transcription(recording.id, catalog.queue_for_recording(recording))
 
         threading.Thread(
             target=_sweep_forever,
