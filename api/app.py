@@ -18,16 +18,19 @@ from api.recordings import RecordingsController
 from api.tokens import create_token
 from api.voice import VoiceController
 from api.webhooks import WebhooksController
+from engine.access.keys import KeyStore
+from engine.access.ratelimit import RateLimiter
+from engine.access.tokens import TokenSigner
 from engine.backends import Backends
 from engine.errors import ServiceUnavailable
-from engine.jobs import DramatiqQueue, JobQueue, make_broker
-from engine.keys import KeyStore
-from engine.pools import ModelCatalog, PoolRegistry
-from engine.ratelimit import RateLimiter
-from engine.service import RecordingService
+from engine.jobs.queue import DramatiqQueue, JobQueue, make_broker
+from engine.jobs.routing import ModelCatalog, PoolRegistry
+from engine.ops.metrics import JobMetrics
+from engine.recordings.outcomes import Outcomes
+from engine.recordings.service import RecordingService
+from engine.recordings.telephony import VoiceService
 from engine.settings import Settings
-from engine.tokens import TokenSigner
-from engine.voice import VoiceService
+from engine.webhooks.publisher import EventPublisher
 
 __all__ = ["create_app"]
 
@@ -46,7 +49,9 @@ def create_app(settings: Settings, *, backends: Backends | None = None, jobs: Jo
         jobs=jobs,
         models=catalog,
     )
-    voice = VoiceService(index=backends.index, recordings=service)
+    events = EventPublisher(backends.webhooks, jobs.enqueue_delivery)
+    outcomes = Outcomes(backends.index, events=events, metrics=JobMetrics(backends.redis))
+    voice = VoiceService(index=backends.index, recordings=service, outcomes=outcomes)
     tokens = TokenSigner(backends.redis)
     metrics = Metrics(backends.redis, settings.transcription_queues[0])
 

@@ -8,10 +8,10 @@ from typing import Any
 
 from litestar import Request
 
+from engine.access.keys import KeyStore
+from engine.access.ratelimit import RateLimiter
+from engine.access.tokens import TokenSigner
 from engine.errors import Unauthorized
-from engine.keys import KeyStore
-from engine.ratelimit import RateLimiter
-from engine.tokens import TokenSigner
 
 __all__ = ["Principal", "authenticate", "authenticate_upload", "basic_credentials"]
 

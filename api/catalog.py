@@ -6,7 +6,7 @@ import msgspec
 from litestar import get
 
 from api.docs import errors
-from engine.pools import ModelCatalog
+from engine.jobs.routing import ModelCatalog
 from engine.settings import Settings
 
 __all__ = ["ModelInfo", "ModelList", "list_models"]

@@ -11,8 +11,8 @@ from urllib.parse import urlencode
 
 from engine.clock import to_ms
 from engine.errors import InvalidParameter
-from engine.index import PageQuery
-from engine.recordings import Status
+from engine.index.protocol import PageQuery
+from engine.recordings.model import Status
 
 __all__ = ["ListParams", "parse_list_params"]
 

@@ -16,10 +16,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from engine.errors import ServiceUnavailable
-from engine.jobs import BROKER_NAMESPACE
-from engine.metrics import PROCESSING_BUCKETS, RTF_BUCKETS, JobMetrics
-from engine.pools import PoolRegistry
-from engine.redis_index import redis_errors
+from engine.jobs.routing import PoolRegistry
+from engine.keyspace import BROKER_NAMESPACE
+from engine.ops.metrics import PROCESSING_BUCKETS, RTF_BUCKETS, JobMetrics
+from engine.redisio import redis_errors
 
 __all__ = ["Metrics", "metrics_endpoint"]
 

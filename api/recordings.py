@@ -13,11 +13,12 @@ from api.auth import Principal
 from api.bodies import json_object
 from api.docs import errors
 from api.listing import parse_list_params
+from api.uploads import receive_upload
 from engine.errors import InvalidParameter, PayloadTooLarge
-from engine.service import RecordingService, UploadContext
+from engine.recordings.service import RecordingService, UploadContext
+from engine.recordings.subtitles import FORMATS, render
+from engine.recordings.views import RecordingList, RecordingOut, recording_out, transcription_out
 from engine.settings import Settings
-from engine.subtitles import FORMATS, render
-from engine.views import RecordingList, RecordingOut, recording_out, transcription_out
 
 __all__ = ["RecordingsController"]
 
@@ -79,7 +80,7 @@ class RecordingsController(Controller):
                 ctx = dataclasses.replace(ctx, upload_source="url")
             recording = await asyncio.to_thread(service.create_from_url, ctx, payload)
         else:
-            recording = await service.upload(ctx, request.stream(), content_type)
+            recording = await receive_upload(service, ctx, request.stream(), content_type)
         body = recording_out(recording)
         return Response(body, status_code=201, headers={"Location": body.uri})
 

@@ -10,9 +10,9 @@ from litestar import Request, post
 from api.auth import basic_credentials
 from api.bodies import json_object
 from api.docs import errors
+from engine.access.tokens import IssuedToken, TokenSigner, validate_identity
 from engine.errors import InvalidParameter
 from engine.settings import Settings
-from engine.tokens import IssuedToken, TokenSigner, validate_identity
 
 __all__ = ["create_token"]
 

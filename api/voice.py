@@ -14,10 +14,10 @@ from litestar.openapi.datastructures import ResponseSpec
 
 from api.bodies import json_object
 from engine.errors import EarshotError, InvalidParameter, NotFound, ServiceUnavailable, Unauthorized
-from engine.recordings import Recording
-from engine.service import RecordingService, UploadContext
+from engine.recordings.model import Recording
+from engine.recordings.service import RecordingService, UploadContext
+from engine.recordings.telephony import VoiceService, parse_callback, voice_status
 from engine.settings import Settings
-from engine.voice import VoiceService, parse_callback, voice_status
 
 __all__ = ["VoiceController"]
 

@@ -12,7 +12,8 @@ from litestar import Controller, Request, Response, delete, get, post
 from api.bodies import json_object
 from api.docs import errors
 from engine.settings import Settings
-from engine.webhooks import Attempt, Endpoint, WebhookStore, validate_endpoint
+from engine.webhooks.models import Attempt, Endpoint, validate_endpoint
+from engine.webhooks.store import WebhookStore
 
 __all__ = ["WebhooksController"]
 

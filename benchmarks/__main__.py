@@ -32,12 +32,12 @@ import models
 from benchmarks.data import AUDIO, make_long_files
 from benchmarks.wer import wer
 from earshot.processes import Proc, free_port, start_api, start_redis, start_s3, start_worker
-from engine import audio
 from engine.backends import Backends
-from engine.index import PageQuery
-from engine.recordings import Features, Recording, Status
-from engine.redis_index import RedisIndex
+from engine.index.protocol import PageQuery
+from engine.index.redis_index import RedisIndex
+from engine.recordings.model import Features, Recording, Status
 from engine.settings import Settings
+from engine.transcription import audio
 
 README = Path(__file__).with_name("README.md")
 MARK = "<!-- results -->"

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import audio
+from engine.transcription import audio
 
 __all__ = ["AUDIO", "LONG_PARTS", "make_long_files"]
 

@@ -27,7 +27,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api import create_app
-    from engine.logs import setup_logging
+    from engine.ops.logs import setup_logging
 
     settings = _settings(api_host=args.host, api_port=args.port)
     setup_logging(settings.log_level, "api")
@@ -115,9 +115,9 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     """Rebuild the Redis index (and keys, tenants, webhooks) from object storage."""
     from engine.backends import Backends
     from engine.errors import ServiceUnavailable
-    from engine.jobs import DramatiqQueue, make_broker
-    from engine.pools import ModelCatalog, PoolRegistry
-    from engine.recordings import Recording
+    from engine.jobs.queue import DramatiqQueue, make_broker
+    from engine.jobs.routing import ModelCatalog, PoolRegistry
+    from engine.recordings.model import Recording
 
     settings = _settings()
     backends = Backends.connect(settings)
@@ -164,7 +164,7 @@ def _verify(settings: Settings, name: str) -> int:
     import numpy as np
 
     import models
-    from engine.transcriber import TranscribeOptions, WhisperTranscriber
+    from engine.transcription.whisper import TranscribeOptions, WhisperTranscriber
 
     entry = models.locate(name, settings.models_path)
     problems, compared = models.checksums(entry)

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 import msgspec
 import redis
 
-from engine.keys import KeyStore
-from engine.mirror import MirroredIndex, ReindexReport, SystemBackup, reindex
-from engine.recordings import Recording
-from engine.redis_index import RedisIndex, redis_from_url
-from engine.s3 import S3Storage
+from engine.access.keys import KeyStore
+from engine.index.mirror import MirroredIndex, ReindexReport, SystemBackup, reindex
+from engine.index.redis_index import RedisIndex
+from engine.recordings.model import Recording
+from engine.redisio import redis_from_url
 from engine.settings import Settings
-from engine.webhooks import WebhookStore
+from engine.storage.s3 import S3Storage
+from engine.webhooks.store import WebhookStore
 
 __all__ = ["Backends"]
 

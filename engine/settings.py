@@ -7,6 +7,7 @@ table in the README, and a test keeps the two in step.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,7 +15,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
-from engine.netguard import Network, parse_networks
+from engine.outbound.guard import Network, parse_networks
 
 __all__ = ["CLIENT_VARS", "PREFIX", "Settings", "SettingsError", "describe"]
 
@@ -23,6 +24,7 @@ CLIENT_VARS = frozenset({"EARSHOT_URL", "EARSHOT_API_KEY", "EARSHOT_API_SECRET"}
 """Read by clients (curl examples, the Python client), not by the server: ignored here."""
 
 GiB = 1024**3
+_QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class SettingsError(ValueError):
@@ -145,6 +147,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
         # Fail at start-up, not at the first webhook or fetch that needs these.
         parse_networks(self.allowed_private_networks)
         self.retry_schedule  # noqa: B018 - validates
+        bad = [q for q in self.queue_list if not _QUEUE_NAME.fullmatch(q)]
+        if bad or not self.queue_list:
+            raise SettingsError(
+                f"EARSHOT_QUEUES: queue names are 1-64 letters, digits, '_' or '-' (got {bad or 'none'})"
+            )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from earshot.processes import Proc, free_port, juicefs_binary, start_api, start_redis, start_s3, start_worker
+from engine.access.keys import IssuedKey
 from engine.backends import Backends
-from engine.keys import IssuedKey
 from engine.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,10 +10,11 @@ import dramatiq
 from dramatiq.middleware.time_limit import TimeLimitExceeded
 
 from engine.errors import ServiceUnavailable, TranscriptionError
-from engine.jobs import DELIVER_ACTOR, TRANSCRIBE_ACTOR, WEBHOOK_QUEUE
-from engine.pipeline import TranscriptionJob
+from engine.jobs.pipeline import TranscriptionJob
+from engine.jobs.queue import DELIVER_ACTOR, TRANSCRIBE_ACTOR, WEBHOOK_QUEUE
 from engine.settings import Settings
-from engine.webhooks import Attempt, Deliverer
+from engine.webhooks.delivery import Deliverer
+from engine.webhooks.models import Attempt
 
 __all__ = ["declare_actors"]
 
@@ -50,7 +51,7 @@ def outlast_outages(fn: Callable[[], object], *, attempts: int, what: dict[str, 
             time.sleep(delay)
 
 
-def declare_actors(broker: dramatiq.Broker, settings: Settings, job: TranscriptionJob, deliverer: Deliverer) -> None:
+def transcribe_handler(job: TranscriptionJob, settings: Settings) -> Callable[[str], None]:
     def transcribe(recording_id: str) -> None:
         try:
             outlast_outages(
@@ -67,17 +68,21 @@ def declare_actors(broker: dramatiq.Broker, settings: Settings, job: Transcripti
             log.exception("unexpected error", extra={"recording_id": recording_id})
             job.fail(recording_id, TranscriptionError("internal error while transcribing"))
 
+    return transcribe
+
+
+def deliver_handler(deliverer: Deliverer, settings: Settings) -> Callable[[str, str, int], None]:
     def deliver_webhook(endpoint_id: str, event_id: str, attempt: int) -> None:
         # Our own schedule retries failed deliveries (a new message per attempt); Dramatiq's
         # retries only cover Redis being unreachable while recording the attempt.
-        records: list[object] = []
+        records: list[Attempt | None] = []
         outlast_outages(
             lambda: records.append(deliverer.deliver(endpoint_id, event_id, attempt)),
             attempts=settings.job_max_retries,
             what={"endpoint_id": endpoint_id, "event_id": event_id},
         )
         record = records[-1] if records else None
-        if isinstance(record, Attempt):
+        if record is not None:
             log.info(
                 "webhook attempt",
                 extra={
@@ -90,17 +95,27 @@ def declare_actors(broker: dramatiq.Broker, settings: Settings, job: Transcripti
                 },
             )
 
+    return deliver_webhook
+
+
+def declare_actors(broker: dramatiq.Broker, settings: Settings, job: TranscriptionJob, deliverer: Deliverer) -> None:
+    """Declare both actors. The transcribe actor serves every transcription queue this process
+    consumes: Dramatiq binds an actor to one queue, and the others are declared beside it, so a
+    message for `transcribe` on any of them finds the actor by name."""
     retry = _retry_transient(settings.job_max_retries)
+    first, *others = settings.transcription_queues
     dramatiq.actor(
         broker=broker,
         actor_name=TRANSCRIBE_ACTOR,
-        queue_name=settings.transcription_queues[0],
+        queue_name=first,
         time_limit=settings.job_time_limit_s * 1000,
         max_retries=settings.job_max_retries,
         min_backoff=2_000,
         max_backoff=300_000,
         retry_when=retry,
-    )(transcribe)
+    )(transcribe_handler(job, settings))
+    for queue in others:
+        broker.declare_queue(queue)
     dramatiq.actor(
         broker=broker,
         actor_name=DELIVER_ACTOR,
@@ -111,4 +126,4 @@ def declare_actors(broker: dramatiq.Broker, settings: Settings, job: Transcripti
         min_backoff=2_000,
         max_backoff=300_000,
         retry_when=retry,
-    )(deliver_webhook)
+    )(deliver_handler(deliverer, settings))

@@ -8,9 +8,9 @@ import threading
 import time
 
 import models
-from engine.batching import BatchingTranscriber
 from engine.settings import Settings
-from engine.transcriber import Transcriber, WhisperTranscriber
+from engine.transcription.batching import BatchingTranscriber
+from engine.transcription.whisper import Transcriber, WhisperTranscriber
 
 __all__ = ["ModelCache", "default_cpu_threads"]
 

@@ -19,17 +19,18 @@ import redis
 
 from engine.backends import Backends
 from engine.errors import ServiceUnavailable
-from engine.jobs import WEBHOOK_QUEUE, DramatiqQueue, make_broker
-from engine.locks import RecordingLocks
-from engine.logs import setup_logging
-from engine.metrics import JobMetrics
-from engine.pipeline import TranscriptionJob
-from engine.pools import ModelCatalog, PoolRegistry
-from engine.recordings import Recording
+from engine.jobs.locks import RecordingLocks
+from engine.jobs.pipeline import TranscriptionJob
+from engine.jobs.queue import WEBHOOK_QUEUE, DramatiqQueue, make_broker
+from engine.jobs.routing import ModelCatalog, PoolRegistry
+from engine.jobs.sweeper import sweep
+from engine.ops.logs import setup_logging
+from engine.ops.metrics import JobMetrics
+from engine.recordings.model import Recording
 from engine.settings import Settings
-from engine.sweeper import sweep
-from engine.transcriber import Transcriber
-from engine.webhooks import Deliverer, EventPublisher
+from engine.transcription.whisper import Transcriber
+from engine.webhooks.delivery import Deliverer
+from engine.webhooks.publisher import EventPublisher
 from workers.actors import declare_actors
 from workers.model_cache import ModelCache, default_cpu_threads
 

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from engine.keys import IssuedKey
+from engine.access.keys import IssuedKey
 from tests.conftest import Stack
 from tests.faults import REPORT, watched_client
 

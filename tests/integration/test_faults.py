@@ -22,8 +22,8 @@ import redis
 
 from benchmarks.data import make_long_files
 from earshot.processes import Proc, free_port, start_api, start_redis, start_s3, start_worker
+from engine.access.keys import IssuedKey
 from engine.backends import Backends
-from engine.keys import IssuedKey
 from engine.settings import Settings
 from tests.conftest import child_env
 from tests.faults import REPORT, watched_client
@@ -356,7 +356,7 @@ def test_a_recording_left_processing_without_a_job_is_swept_back_into_the_queue(
 ) -> None:
     # As if Redis had failed between the index write and the enqueue: indexed, stored, no job.
     from engine.clock import utc_now
-    from engine.recordings import Features, Recording, audio_key
+    from engine.recordings.model import Features, Recording, audio_key
 
     faults.ensure_worker()
     rid = str(uuid.uuid4())

@@ -11,9 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from engine.errors import SourceFetchFailed
-from engine.fetch import fetch_to_storage
-from engine.netguard import parse_networks
-from engine.storage import MemoryStorage
+from engine.outbound.fetch import fetch_to_storage
+from engine.outbound.guard import parse_networks
+from engine.storage.memory import MemoryStorage
 
 BODY = b"RIFF" + bytes(range(256)) * 40
 

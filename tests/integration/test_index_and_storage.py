@@ -14,12 +14,16 @@ import pytest
 
 from engine.clock import from_ms, to_ms, utc_now
 from engine.errors import ServiceUnavailable
-from engine.index import Index, MemoryIndex, PageQuery
-from engine.recordings import Recording, Status
-from engine.redis_index import RedisIndex, redis_from_url
-from engine.s3 import S3Storage
+from engine.index.memory import MemoryIndex
+from engine.index.protocol import Index, PageQuery
+from engine.index.redis_index import RedisIndex
+from engine.keyspace import KeySpace
+from engine.recordings.model import Recording, Status
+from engine.redisio import redis_from_url
 from engine.settings import Settings
-from engine.storage import MemoryStorage, Storage
+from engine.storage.memory import MemoryStorage
+from engine.storage.protocol import Storage
+from engine.storage.s3 import S3Storage
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -29,7 +33,7 @@ def index(request: pytest.FixtureRequest) -> Iterator[Index]:
         return
     url = request.getfixturevalue("redis_url")
     client = redis_from_url(url)
-    yield RedisIndex(client, prefix=f"test-{uuid.uuid4().hex[:8]}")
+    yield RedisIndex(client, keys=KeySpace(f"test-{uuid.uuid4().hex[:8]}"))
     client.close()
 
 

@@ -18,10 +18,10 @@ import pytest
 import models
 from benchmarks.wer import wer
 from earshot.processes import Proc, free_port, start_api, start_worker
-from engine import audio
-from engine.batching import BatchingTranscriber
 from engine.settings import Settings
-from engine.transcriber import TranscribeOptions, WhisperTranscriber
+from engine.transcription import audio
+from engine.transcription.batching import BatchingTranscriber
+from engine.transcription.whisper import TranscribeOptions, WhisperTranscriber
 from tests.conftest import ROOT, Stack, child_env
 
 pytestmark = pytest.mark.integration

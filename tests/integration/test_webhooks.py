@@ -20,7 +20,11 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from earshot_client import WebhookVerificationError as OurVerificationError
 from earshot_client import verify_webhook
 from engine.errors import InvalidParameter
-from engine.webhooks import Deliverer, WebhookStore, sign, validate_endpoint
+from engine.keyspace import KeySpace
+from engine.webhooks.delivery import Deliverer
+from engine.webhooks.models import validate_endpoint
+from engine.webhooks.signing import sign
+from engine.webhooks.store import WebhookStore
 from tests.conftest import Stack
 
 pytestmark = pytest.mark.integration
@@ -278,7 +282,7 @@ def test_private_targets_are_refused_by_default(stack: Stack, receiver: Receiver
         with pytest.raises(InvalidParameter, match="private"):
             validate_endpoint({"url": url}, allow_private=False)
     # A host name that resolves to loopback passes creation; the delivery refuses it and does not retry.
-    store = WebhookStore(stack.backends.redis, prefix=f"refuse-{uuid.uuid4().hex[:6]}")
+    store = WebhookStore(stack.backends.redis, keys=KeySpace(f"refuse-{uuid.uuid4().hex[:6]}"))
     path = f"/private-{uuid.uuid4().hex}"
     endpoint = store.create("t", receiver.url.replace("127.0.0.1", "localhost") + path, ["recording.failed"], None)
     store.put_event("evt_1", b'{"type": "recording.failed"}')

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from engine.transcriber import TranscribeOptions, TranscriptResult
-from engine.transcripts import Segment, Word
+from engine.recordings.transcripts import Segment, Word
+from engine.transcription.whisper import TranscribeOptions, TranscriptResult
 
 
 class FakeTranscriber:

@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from engine.keys import ApiKey, KeyStore, hash_secret, verify_secret
+from engine.access.keys import ApiKey, KeyStore, hash_secret, verify_secret
 
 
 def stored_key(secret: str) -> ApiKey:

@@ -9,7 +9,7 @@ import pytest
 
 from api.listing import ListParams, parse_list_params
 from engine.errors import InvalidParameter
-from engine.recordings import Status
+from engine.recordings.model import Status
 
 TENANT = "tenant-1"
 

@@ -9,12 +9,12 @@ import pytest
 
 from engine.clock import utc_now
 from engine.errors import ServiceUnavailable
-from engine.index import MemoryIndex
-from engine.pipeline import TranscriptionJob, transcription_id_for
-from engine.recordings import Features, Recording, Status, audio_key
+from engine.index.memory import MemoryIndex
+from engine.jobs.pipeline import TranscriptionJob, transcription_id_for
+from engine.recordings.model import Features, Recording, Status, audio_key
+from engine.recordings.transcripts import Transcription
 from engine.settings import Settings
-from engine.storage import MemoryStorage
-from engine.transcripts import Transcription
+from engine.storage.memory import MemoryStorage
 from tests.conftest import AUDIO, require_audio, require_binary
 from tests.unit.fakes import FakeTranscriber
 
@@ -244,7 +244,7 @@ def test_audio_whose_header_hides_its_length_is_still_held_to_the_limit(tmp_path
     assert failed.duration_seconds is None  # ffprobe could not tell; the decode found out
     assert world.transcriber.calls == []
 
-    from engine import audio
+    from engine.transcription import audio
 
     path = tmp_path / "a.webm"
     path.write_bytes(webm)

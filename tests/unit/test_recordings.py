@@ -8,9 +8,9 @@ import math
 import pytest
 
 from engine.errors import InvalidCustomTags
-from engine.recordings import validate_custom_tags
-from engine.transcriber import segment_confidence
-from engine.transcripts import Segment, Word, weighted_confidence
+from engine.recordings.model import validate_custom_tags
+from engine.recordings.transcripts import Segment, Word, weighted_confidence
+from engine.transcription.whisper import segment_confidence
 
 
 def tags(mapping: dict[str, object]) -> str:

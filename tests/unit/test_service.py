@@ -8,19 +8,21 @@ from collections.abc import AsyncIterator
 import msgspec
 import pytest
 
+from api.uploads import receive_upload
 from engine.errors import (
     RecordingNotFound,
     ServiceUnavailable,
     TranscriptionFailed,
     TranscriptionNotReady,
 )
-from engine.index import MemoryIndex, PageQuery
-from engine.jobs import MemoryQueue
-from engine.pools import ModelCatalog
-from engine.recordings import Recording, RecordingError, Status
-from engine.service import RecordingService, UploadContext
+from engine.index.memory import MemoryIndex
+from engine.index.protocol import PageQuery
+from engine.jobs.queue import MemoryQueue
+from engine.jobs.routing import ModelCatalog
+from engine.recordings.model import Recording, RecordingError, Status
+from engine.recordings.service import RecordingService, UploadContext
 from engine.settings import Settings
-from engine.storage import MemoryStorage
+from engine.storage.memory import MemoryStorage
 
 BOUNDARY = "----earshot"
 
@@ -60,7 +62,7 @@ def service(queue: object | None = None) -> tuple[RecordingService, MemoryIndex,
 
 def upload(svc: RecordingService, body: bytes, tenant: str = "t1") -> Recording:
     ctx = UploadContext(tenant_id=tenant, client_ip="10.0.0.1", user_agent="pytest")
-    return asyncio.run(svc.upload(ctx, chunks(body), f"multipart/form-data; boundary={BOUNDARY}"))
+    return asyncio.run(receive_upload(svc, ctx, chunks(body), f"multipart/form-data; boundary={BOUNDARY}"))
 
 
 def test_an_upload_is_stored_indexed_and_queued() -> None:
@@ -116,7 +118,7 @@ def test_delete_removes_the_audio_and_the_entry() -> None:
 
 
 def test_objects_a_delete_could_not_remove_are_remembered_and_purged_later() -> None:
-    from engine.service import purge
+    from engine.storage.purge import purge
 
     svc, index, storage, _ = service()
     rec = upload(svc, multipart(b"RIFFdata"))

@@ -1,4 +1,4 @@
-"""engine.uploads: multipart bodies streamed into MemoryStorage, in every chunking."""
+"""api.uploads: multipart bodies streamed into MemoryStorage, in every chunking."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator, Callable, Iterable
 
 import pytest
 
+from api.uploads import MAX_FIELD_BYTES, receive_multipart
 from engine.errors import EmptyFile, InvalidParameter, PayloadTooLarge, UnsupportedMediaType
-from engine.storage import MemoryStorage
-from engine.uploads import MAX_FIELD_BYTES, ReceivedUpload, receive_multipart, safe_filename
+from engine.storage.memory import MemoryStorage
+from engine.storage.streaming import ReceivedUpload, safe_filename
 
 BOUNDARY = "earshot-test-boundary-7d1f"
 CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import pytest
 
 from engine.errors import InvalidParameter
-from engine.recordings import Features, Recording, Status
-from engine.subtitles import render
-from engine.transcripts import Segment, Transcription
-from engine.voice import parse_callback, voice_status
+from engine.recordings.model import Features, Recording, Status
+from engine.recordings.subtitles import render
+from engine.recordings.telephony import parse_callback, voice_status
+from engine.recordings.transcripts import Segment, Transcription
 
 
 def test_a_provider_callback_is_read_from_its_usual_field_names() -> None:

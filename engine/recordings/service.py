@@ -1,0 +1,253 @@
+"""What the API does with recordings, free of HTTP: upload, get, list, delete, transcription."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+import msgspec
+
+from engine.clock import utc_now
+from engine.errors import (
+    EarshotError,
+    InvalidParameter,
+    RecordingNotFound,
+    ServiceUnavailable,
+    TranscriptionFailed,
+    TranscriptionNotReady,
+)
+from engine.index.protocol import Index, PageQuery
+from engine.jobs.queue import JobQueue
+from engine.jobs.routing import ModelCatalog
+from engine.outbound.fetch import check_source_url
+from engine.recordings.languages import LANGUAGES
+from engine.recordings.model import (
+    Features,
+    Recording,
+    Status,
+    audio_key,
+    new_id,
+    object_prefix,
+    validate_custom_tags,
+)
+from engine.recordings.transcripts import Transcription
+from engine.settings import Settings
+from engine.storage.protocol import Storage
+from engine.storage.purge import purge
+from engine.storage.streaming import ReceivedUpload, extension_for, safe_filename
+
+__all__ = ["RecordingService", "UploadContext", "check_form_field", "json_fields"]
+
+MAX_PROMPT_CHARS = 2000
+OPTIONAL_FIELDS = ("custom_tags", "language", "model", "word_timestamps", "initial_prompt")
+_decode_transcription = msgspec.json.Decoder(Transcription).decode
+
+
+@dataclass(frozen=True, slots=True)
+class UploadContext:
+    tenant_id: str
+    user_id: str | None = None
+    client_ip: str | None = None
+    user_agent: str | None = None
+    upload_source: str = "api"
+
+
+def check_form_field(name: str, value: str, models: Collection[str]) -> None:
+    """Check one optional upload field as soon as it arrives (before any audio is stored)."""
+    if name == "custom_tags":
+        validate_custom_tags(value)
+    elif name == "language":
+        if value != "auto" and value not in LANGUAGES:
+            raise InvalidParameter(f"language {value[:20]!r} is not 'auto' or a supported ISO 639-1 code")
+    elif name == "model":
+        if value not in models:
+            raise InvalidParameter(f"model {value[:64]!r} is not available; see GET /v1/models")
+    elif name == "word_timestamps":
+        if value.lower() not in ("true", "false", "1", "0"):
+            raise InvalidParameter("word_timestamps must be true or false")
+    elif name == "initial_prompt" and len(value) > MAX_PROMPT_CHARS:
+        raise InvalidParameter(f"initial_prompt is longer than {MAX_PROMPT_CHARS} characters")
+
+
+def json_fields(payload: Mapping[str, object], check: Callable[[str, str], None]) -> dict[str, str]:
+    """The optional fields of a JSON request as the strings a form would carry, checked alike."""
+    fields: dict[str, str] = {}
+    for name in OPTIONAL_FIELDS:
+        value = payload.get(name)
+        if value is None:
+            continue
+        if name == "custom_tags" and isinstance(value, dict):
+            text = msgspec.json.encode(value).decode()
+        elif name == "word_timestamps" and isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, str):
+            text = value
+        else:
+            raise InvalidParameter(f"{name} has the wrong type")
+        check(name, text)
+        fields[name] = text
+    return fields
+
+
+class RecordingService:
+    def __init__(
+        self, *, settings: Settings, index: Index, storage: Storage, jobs: JobQueue, models: ModelCatalog
+    ) -> None:
+        self._settings = settings
+        self._index = index
+        self._storage = storage
+        self._jobs = jobs
+        self._models = models
+
+    @property
+    def storage(self) -> Storage:
+        return self._storage
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self._settings.max_upload_bytes
+
+    def upload_key(self, ctx: UploadContext, recording_id: str, extension: str | None) -> str:
+        return audio_key(ctx.tenant_id, recording_id, extension or "bin")
+
+    def register_upload(self, ctx: UploadContext, recording_id: str, received: ReceivedUpload) -> Recording:
+        """An upload's audio is stored: index it and queue its job (or undo everything)."""
+        recording = self.new_recording(
+            ctx,
+            recording_id,
+            key=received.key,
+            fields=received.fields,
+            filename=received.filename,
+            extension=received.extension,
+            size=received.size,
+        )
+        self.commit(recording)
+        return recording
+
+    def create_from_url(self, ctx: UploadContext, payload: Mapping[str, object]) -> Recording:
+        """`{"source_url": ..., same optional fields}`: the worker fetches the audio itself."""
+        url = check_source_url(payload.get("source_url"))
+        fields = json_fields(payload, self.check_field)
+        path = urlsplit(url).path
+        extension = extension_for(path, None)
+        recording_id = new_id()
+        recording = self.new_recording(
+            ctx,
+            recording_id,
+            key=audio_key(ctx.tenant_id, recording_id, extension or "bin"),
+            fields=fields,
+            filename=safe_filename(unquote(path)),
+            extension=extension,
+            size=None,
+            source_url=url,
+        )
+        self.commit(recording)
+        return recording
+
+    def check_field(self, name: str, value: str) -> None:
+        check_form_field(name, value, self._models.names() if name == "model" else ())
+
+    def new_recording(
+        self,
+        ctx: UploadContext,
+        recording_id: str,
+        *,
+        key: str,
+        fields: Mapping[str, str],
+        filename: str | None,
+        extension: str | None,
+        size: int | None,
+        source_url: str | None = None,
+    ) -> Recording:
+        now = utc_now()
+        return Recording(
+            id=recording_id,
+            tenant_id=ctx.tenant_id,
+            user_id=ctx.user_id,
+            original_filename=filename,
+            s3_key=key,
+            s3_bucket=self._storage.bucket,
+            file_size_bytes=size,
+            audio_format=extension,
+            status=Status.PROCESSING,
+            features=Features(
+                language=fields.get("language", "auto"),
+                model=fields.get("model", self._settings.model),
+                word_timestamps=fields.get("word_timestamps", "true").lower() in ("true", "1"),
+                initial_prompt=fields.get("initial_prompt") or None,
+                source_url=source_url,
+            ),
+            client_ip=ctx.client_ip,
+            user_agent=(ctx.user_agent or "")[:512] or None,
+            upload_source=ctx.upload_source,
+            custom_tags=validate_custom_tags(fields.get("custom_tags")),
+            created_at=now,
+            updated_at=now,
+        )
+
+    def presigned_audio_url(self, tenant_id: str, recording_id: str) -> str:
+        recording = self.get(tenant_id, recording_id)
+        if recording.file_size_bytes is None:
+            raise RecordingNotFound("the recording has no audio yet")
+        return self._storage.presign_get(recording.s3_key, self._settings.presign_ttl_s)
+
+    def commit(self, recording: Recording) -> None:
+        """Index then enqueue; on failure undo what was done so no half-written state remains."""
+        try:
+            self._index.add(recording)
+        except EarshotError:
+            self._storage.delete(recording.s3_key)
+            raise
+        try:
+            self.enqueue(recording)
+        except EarshotError:
+            self._undo(recording)
+            raise
+
+    def enqueue(self, recording: Recording) -> None:
+        self._jobs.enqueue_transcription(recording.id, self.queue_for(recording))
+
+    def _undo(self, recording: Recording) -> None:
+        try:
+            self._index.delete(recording.id)
+            self._storage.delete(recording.s3_key)
+        except ServiceUnavailable:
+            pass
+
+    def queue_for(self, recording: Recording) -> str:
+        return self._models.queue_for_recording(recording)
+
+    def get(self, tenant_id: str, recording_id: str) -> Recording:
+        recording = self._index.get(recording_id) if _looks_like_id(recording_id) else None
+        if recording is None or recording.tenant_id != tenant_id:
+            raise RecordingNotFound(f"recording {recording_id[:64]!r} not found")
+        return recording
+
+    def list(self, query: PageQuery) -> tuple[list[Recording], int]:
+        return self._index.page(query)
+
+    def delete(self, tenant_id: str, recording_id: str) -> None:
+        recording = self.get(tenant_id, recording_id)
+        # Index first: a job that finishes after this sees the recording gone and writes nothing.
+        removed = self._index.delete(recording.id)
+        if removed is None:
+            raise RecordingNotFound(f"recording {recording_id[:64]!r} not found")
+        purge(self._storage, self._index, object_prefix(removed.tenant_id, removed.id))
+
+    def transcription(self, tenant_id: str, recording_id: str) -> Transcription:
+        recording = self.get(tenant_id, recording_id)
+        if recording.status == Status.PROCESSING:
+            raise TranscriptionNotReady(f"recording {recording_id} is still processing")
+        if recording.status == Status.FAILED:
+            code = recording.error.code if recording.error else "TRANSCRIPTION_ERROR"
+            raise TranscriptionFailed(f"the transcription failed ({code})")
+        raw = self._storage.get_bytes(recording.transcript_key) if recording.transcript_key else None
+        if raw is None:
+            # Deleted between the two reads.
+            raise RecordingNotFound(f"recording {recording_id[:64]!r} not found")
+        return _decode_transcription(raw)
+
+
+def _looks_like_id(value: str) -> bool:
+    return 0 < len(value) <= 64 and all(c.isalnum() or c in "-_" for c in value)

@@ -1,0 +1,126 @@
+"""Telephony recordings (the `002` seed): a provider tells us about a call, then its recording URL.
+
+A callback with an active call creates the recording in status `recording` (no audio yet); the
+callback that ends the call brings `recordingUrl`, and the recording is fetched and transcribed
+like a by-URL upload. The provider's session id names the recording too, so status lookups work
+with either id. Callbacks are idempotent: providers retry them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import msgspec
+
+from engine.clock import utc_now
+from engine.errors import InvalidParameter, RecordingNotFound, SourceFetchFailed
+from engine.index.protocol import Index
+from engine.outbound.fetch import check_source_url
+from engine.recordings.model import Features, Recording, Status, audio_key, new_id
+from engine.recordings.outcomes import Outcomes
+from engine.recordings.service import RecordingService, UploadContext
+
+__all__ = ["CallbackEvent", "VoiceService", "parse_callback", "voice_status"]
+
+_SESSION_FIELDS = ("sessionId", "session_id", "recordingId", "recording_id", "callSessionId")
+_TRUE = {"1", "true", "yes", "active"}
+
+
+class CallbackEvent(msgspec.Struct, kw_only=True, frozen=True):
+    session_id: str
+    active: bool
+    recording_url: str | None = None
+
+
+def parse_callback(payload: Mapping[str, object]) -> CallbackEvent:
+    session = next((payload[k] for k in _SESSION_FIELDS if payload.get(k)), None)
+    if not isinstance(session, str | int) or not str(session).strip() or len(str(session)) > 128:
+        raise InvalidParameter("sessionId is required")
+    raw_active = payload.get("isActive", payload.get("is_active", "0"))
+    active = raw_active is True or str(raw_active).strip().lower() in _TRUE
+    url = payload.get("recordingUrl") or payload.get("recording_url")
+    return CallbackEvent(
+        session_id=str(session).strip(),
+        active=active,
+        recording_url=check_source_url(url) if url else None,
+    )
+
+
+def voice_status(recording: Recording) -> str:
+    if recording.status == Status.TRANSCRIBED:
+        return "completed"
+    if recording.status == Status.FAILED:
+        return "failed"
+    waiting = recording.features is None or recording.features.source_url is None
+    return "recording" if waiting and recording.file_size_bytes is None else "processing"
+
+
+class VoiceService:
+    def __init__(self, *, index: Index, recordings: RecordingService, outcomes: Outcomes) -> None:
+        self._index = index
+        self._recordings = recordings
+        self._outcomes = outcomes
+
+    def find(self, tenant_id: str, any_id: str) -> Recording:
+        """By our recording id or by the provider's session id."""
+        recording_id = self._index.get_alias(tenant_id, any_id) or any_id
+        return self._recordings.get(tenant_id, recording_id)
+
+    def callback(self, ctx: UploadContext, event: CallbackEvent) -> Recording:
+        recording = self._recording_for(ctx, event.session_id)
+        if event.active or recording.status != Status.PROCESSING:
+            return recording
+        features = recording.features or Features()
+        if event.recording_url is None:
+            if features.source_url is None:
+                return self._fail_without_audio(recording)
+            return recording
+        if features.source_url is None:
+            updated = msgspec.structs.replace(
+                recording,
+                features=msgspec.structs.replace(features, source_url=event.recording_url),
+                updated_at=utc_now(),
+            )
+            if not self._index.update(updated):
+                raise RecordingNotFound("the recording was deleted")
+            recording = updated
+        if recording.file_size_bytes is None:
+            # Also on a retried callback: the job is idempotent, a lost enqueue is not.
+            self._recordings.enqueue(recording)
+        return recording
+
+    def _recording_for(self, ctx: UploadContext, session_id: str) -> Recording:
+        existing = self._index.get_alias(ctx.tenant_id, session_id)
+        if existing is None:
+            existing = self._index.set_alias(ctx.tenant_id, session_id, new_id())
+        recording = self._index.get(existing)
+        if recording is not None:
+            if recording.tenant_id != ctx.tenant_id:
+                raise RecordingNotFound("recording not found")
+            return recording
+        recording = self._recordings.new_recording(
+            ctx,
+            existing,
+            key=audio_key(ctx.tenant_id, existing, "bin"),
+            fields={},
+            filename=None,
+            extension=None,
+            size=None,
+        )
+        if not self._index.add(recording):
+            # A simultaneous callback for the same session created it first: use that one.
+            current = self._index.get(existing)
+            if current is None or current.tenant_id != ctx.tenant_id:
+                raise RecordingNotFound("recording not found")
+            return current
+        return recording
+
+    def _fail_without_audio(self, recording: Recording) -> Recording:
+        failed = self._outcomes.fail(recording, SourceFetchFailed("the call ended without a recording URL"))
+        if failed is not None:
+            return failed
+        # Another callback or a DELETE got there first: answer with what is stored now.
+        current = self._index.get(recording.id)
+        if current is None:
+            raise RecordingNotFound("the recording was deleted")
+        return current

@@ -1,0 +1,205 @@
+"""The faster-whisper adapter: its segments and words become our Structs here, and only here.
+
+Three ways to run the model:
+- `transcribe`: faster-whisper's sequential `WhisperModel.transcribe` (temperature fallback,
+  conditioning on previous text): the reference path, and the default for long audio;
+- `transcribe` with `options.batched`: `BatchedInferencePipeline` (VAD chunks decoded in batches):
+  faster on long audio, at an accuracy the benchmark reports;
+- `transcribe_clips`: several short recordings (≤ 30 s each) decoded in one shared batch, each as
+  one clip of the batched pipeline, so that a clip's text does not depend on its batch-mates.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, Protocol
+
+import msgspec
+import numpy as np
+
+from engine.recordings.transcripts import Segment, Word
+
+__all__ = [
+    "MAX_CLIP_SECONDS",
+    "TranscribeOptions",
+    "Transcriber",
+    "TranscriptResult",
+    "WhisperTranscriber",
+    "segment_confidence",
+]
+
+SAMPLE_RATE = 16000
+MAX_CLIP_SECONDS = 30.0
+"""Whisper's window: a clip up to this long is decoded in one pass, so it can share a batch."""
+
+Progress = Callable[[float], None]
+
+
+class TranscribeOptions(msgspec.Struct, kw_only=True, frozen=True):
+    language: str | None = None
+    word_timestamps: bool = True
+    initial_prompt: str | None = None
+    beam_size: int = 5
+    vad_filter: bool = False
+    batched: bool = False
+    """Long audio through BatchedInferencePipeline (VAD chunking) instead of sequential decoding."""
+    batch_size: int = 8
+
+
+class TranscriptResult(msgspec.Struct, kw_only=True):
+    text: str
+    language: str | None
+    language_probability: float | None
+    duration: float
+    words: list[Word]
+    segments: list[Segment]
+
+
+class Transcriber(Protocol):
+    name: str
+    device: str
+    compute_type: str
+
+    def transcribe(
+        self, audio: np.ndarray[Any, Any], options: TranscribeOptions, on_progress: Progress | None = None
+    ) -> TranscriptResult: ...
+
+
+def segment_confidence(segments: list[Segment]) -> float:
+    """Confidence when words were not asked for: exp(avg_logprob) weighted by segment length."""
+    total = weight = 0.0
+    for s in segments:
+        d = max(s.end - s.start, 0.01)
+        total += math.exp(s.avg_logprob) * d
+        weight += d
+    return round(total / weight, 4) if weight else 0.0
+
+
+def _convert(
+    raw_segments: Iterable[Any], *, offset: float = 0.0, on_progress: Progress | None = None, duration: float = 0.0
+) -> tuple[list[Segment], list[Word]]:
+    segments: list[Segment] = []
+    words: list[Word] = []
+    for seg in raw_segments:  # a generator: this loop is where the model does its work
+        segments.append(
+            Segment(
+                id=len(segments),
+                start=round(float(seg.start) - offset, 3),
+                end=round(float(seg.end) - offset, 3),
+                text=seg.text.strip(),
+                avg_logprob=round(float(seg.avg_logprob), 4),
+                no_speech_prob=round(float(seg.no_speech_prob), 4),
+            )
+        )
+        for w in seg.words or ():
+            words.append(
+                Word(
+                    word=w.word.strip(),
+                    start=round(float(w.start) - offset, 3),
+                    end=round(float(w.end) - offset, 3),
+                    confidence=round(float(w.probability), 4),
+                )
+            )
+        if on_progress is not None and duration > 0:
+            on_progress(min(float(seg.end) / duration, 1.0))
+    return segments, words
+
+
+def _text(segments: list[Segment]) -> str:
+    return " ".join(s.text for s in segments if s.text).strip()
+
+
+class WhisperTranscriber:
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        name: str,
+        device: str = "cpu",
+        compute_type: str = "default",
+        cpu_threads: int = 0,
+    ) -> None:
+        from faster_whisper import BatchedInferencePipeline, WhisperModel  # heavy: only where a model loads
+
+        if compute_type == "default":
+            compute_type = "float16" if device == "cuda" else "int8"
+        self.name = name
+        self.device = device
+        self.compute_type = compute_type
+        self._model = WhisperModel(str(model_path), device=device, compute_type=compute_type, cpu_threads=cpu_threads)
+        self._batched = BatchedInferencePipeline(self._model)
+
+    @property
+    def multilingual(self) -> bool:
+        return bool(self._model.model.is_multilingual)
+
+    def detect_language(self, audio: np.ndarray[Any, Any]) -> tuple[str, float]:
+        language, probability, _ = self._model.detect_language(audio)
+        return str(language), float(probability)
+
+    def transcribe(
+        self, audio: np.ndarray[Any, Any], options: TranscribeOptions, on_progress: Progress | None = None
+    ) -> TranscriptResult:
+        common = dict(
+            language=options.language,
+            word_timestamps=options.word_timestamps,
+            initial_prompt=options.initial_prompt,
+            beam_size=options.beam_size,
+        )
+        if options.batched:
+            raw, info = self._batched.transcribe(
+                audio, vad_filter=True, batch_size=options.batch_size, without_timestamps=True, **common
+            )
+        else:
+            raw, info = self._model.transcribe(audio, vad_filter=options.vad_filter, **common)
+        duration = float(info.duration)
+        segments, words = _convert(raw, on_progress=on_progress, duration=duration)
+        return TranscriptResult(
+            text=_text(segments),
+            language=info.language,
+            language_probability=round(float(info.language_probability), 4) if info.language_probability else None,
+            duration=duration,
+            words=words,
+            segments=segments,
+        )
+
+    def transcribe_clips(self, clips: list[np.ndarray[Any, Any]], options: TranscribeOptions) -> list[TranscriptResult]:
+        """Short recordings in one batch. All must share `options`, with a language set (or an
+        English-only model). Each becomes one clip of the batched pipeline: decoded alone in its
+        own 30 s window, exactly as a batch of one would decode it."""
+        bounds: list[tuple[float, float]] = []
+        position = 0
+        for clip in clips:
+            bounds.append((position / SAMPLE_RATE, (position + len(clip)) / SAMPLE_RATE))
+            position += len(clip)
+        raw, info = self._batched.transcribe(
+            np.concatenate(clips),
+            clip_timestamps=[{"start": a, "end": b} for a, b in bounds],
+            batch_size=max(1, min(options.batch_size, len(clips))),
+            language=options.language,
+            word_timestamps=options.word_timestamps,
+            initial_prompt=options.initial_prompt,
+            beam_size=options.beam_size,
+            without_timestamps=True,
+        )
+        per_clip: list[list[Any]] = [[] for _ in clips]
+        for seg in raw:
+            # Times are in the concatenation; 10 ms of slack for rounding at clip starts.
+            index = max(i for i, (start, _) in enumerate(bounds) if seg.start >= start - 0.01)
+            per_clip[index].append(seg)
+        results = []
+        for (start, end), raw_segments in zip(bounds, per_clip, strict=True):
+            segments, words = _convert(raw_segments, offset=start)
+            results.append(
+                TranscriptResult(
+                    text=_text(segments),
+                    language=info.language,
+                    language_probability=1.0 if options.language else None,
+                    duration=round(end - start, 3),
+                    words=words,
+                    segments=segments,
+                )
+            )
+        return results

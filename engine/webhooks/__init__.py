@@ -1,0 +1,32 @@
+"""Webhooks: signed with at-least-once delivery (Standard Webhooks).
+
+- Endpoints belong to a tenant; their `whsec_` secret (32 random bytes) is shown only at creation.
+- An event is created once per recording outcome with a deterministic id, so a job that runs twice
+  publishes the same event (same `webhook-id`) rather than a second one; receivers dedupe on it.
+- Each delivery is one actor message (endpoint id, event id, attempt). An attempt is recorded
+  whatever happens; failures are retried on the configured schedule with the same `webhook-id`;
+  `410 Gone` disables the endpoint; redirects are not followed; private targets are refused unless
+  the operator allows them.
+
+Modules: `models` (endpoint, event, attempt, validation), `signing`, `store` (Redis), `publisher`
+(one event per outcome), `delivery` (one attempt and its retry).
+"""
+
+from engine.webhooks.delivery import Deliverer
+from engine.webhooks.models import EVENT_TYPES, Attempt, Endpoint, validate_endpoint
+from engine.webhooks.publisher import EnqueueDelivery, EventPublisher, event_id_for
+from engine.webhooks.signing import sign
+from engine.webhooks.store import WebhookStore
+
+__all__ = [
+    "EVENT_TYPES",
+    "Attempt",
+    "Deliverer",
+    "Endpoint",
+    "EnqueueDelivery",
+    "EventPublisher",
+    "WebhookStore",
+    "event_id_for",
+    "sign",
+    "validate_endpoint",
+]

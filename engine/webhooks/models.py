@@ -1,0 +1,107 @@
+"""What a webhook endpoint, an event and a delivery attempt are, and what a valid endpoint is."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+
+import msgspec
+
+from engine.errors import InvalidParameter
+from engine.outbound.guard import Network, is_public, permitted
+from engine.recordings.views import RecordingOut
+
+__all__ = [
+    "EVENT_TYPES",
+    "Attempt",
+    "Endpoint",
+    "Event",
+    "EventData",
+    "TranscriptionSummary",
+    "validate_endpoint",
+]
+
+EVENT_TYPES: tuple[str, ...] = ("recording.transcribed", "recording.failed")
+SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
+TIMEOUT_S = 10.0
+MAX_ENDPOINTS = 50
+KEEP_ATTEMPTS = 500
+EVENT_TTL_S = 8 * 86400  # longer than any retry schedule (dramatiq delays are capped at 7 days)
+EVENT_NS = uuid.UUID("1d7c54b0-4c8e-4d36-8f0b-3a6f7c2e9b15")
+
+
+class Endpoint(msgspec.Struct, kw_only=True):
+    id: str
+    tenant_id: str
+    url: str
+    events: list[str]
+    description: str | None = None
+    secret: str
+    created_at: datetime
+    disabled: bool = False
+    disabled_reason: str | None = None
+
+
+class Attempt(msgspec.Struct, kw_only=True):
+    event_id: str
+    event_type: str
+    attempt: int
+    timestamp: datetime
+    success: bool
+    status_code: int | None = None
+    error: str | None = None
+    duration_ms: int
+    next_retry_at: datetime | None = None
+
+
+class TranscriptionSummary(msgspec.Struct, kw_only=True):
+    id: str
+    text: str
+    language: str | None
+    confidence: float
+    uri: str
+
+
+class EventData(msgspec.Struct, kw_only=True):
+    recording: RecordingOut
+    transcription: TranscriptionSummary | None
+
+
+class Event(msgspec.Struct, kw_only=True):
+    type: str
+    timestamp: datetime
+    data: EventData
+
+
+def validate_endpoint(
+    payload: object, *, allow_private: bool, allowed: tuple[Network, ...] = ()
+) -> tuple[str, list[str], str | None]:
+    if not isinstance(payload, dict):
+        raise InvalidParameter("the body must be a JSON object")
+    url = payload.get("url")
+    if not isinstance(url, str) or len(url) > 2048 or not re.match(r"https?://[^/\s]+", url):
+        raise InvalidParameter("url must be an http or https URL of at most 2048 characters")
+    host = url.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]
+    literal = host[1:-1] if host.startswith("[") else host.rsplit(":", 1)[0]
+    if _is_ip(literal) and not permitted(literal, allow_private=allow_private, allowed=allowed):
+        raise InvalidParameter("url points to a private or loopback address, which is not allowed")
+    events = payload.get("events", list(EVENT_TYPES))
+    if not isinstance(events, list) or not events or not all(isinstance(e, str) and e in EVENT_TYPES for e in events):
+        raise InvalidParameter(f"events must be a non-empty list of {', '.join(EVENT_TYPES)}")
+    description = payload.get("description")
+    if description is not None and (not isinstance(description, str) or len(description) > 256):
+        raise InvalidParameter("description must be a string of at most 256 characters")
+    return url, sorted(set(events), key=EVENT_TYPES.index), description
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        is_public(text)
+    except ValueError:
+        return False
+    return True
+
+
+class EventType(msgspec.Struct):
+    type: str
