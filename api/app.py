@@ -8,6 +8,7 @@ from typing import Any
 from litestar import Litestar, Request
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.types import ControllerRouterHandler
 
 from api.auth import Principal, authenticate, authenticate_upload
 from api.catalog import list_models
@@ -36,32 +37,23 @@ __all__ = ["create_app"]
 
 log = logging.getLogger("earshot.api")
 
+ROUTES: list[ControllerRouterHandler] = [
+    RecordingsController,
+    WebhooksController,
+    VoiceController,
+    create_token,
+    list_models,
+    health,
+    ready,
+    metrics_endpoint,
+]
+
 
 def create_app(settings: Settings, *, backends: Backends | None = None, jobs: JobQueue | None = None) -> Litestar:
     """Build the API around `settings`; tests may pass their own backends and job queue."""
     backends = backends or Backends.connect(settings)
     jobs = jobs or DramatiqQueue(make_broker(settings))
-    catalog = ModelCatalog(settings.model, settings.transcription_queues[0], PoolRegistry(backends.redis))
-    service = RecordingService(
-        settings=settings,
-        index=backends.index,
-        storage=backends.storage,
-        jobs=jobs,
-        models=catalog,
-    )
-    events = EventPublisher(backends.webhooks, jobs.enqueue_delivery)
-    outcomes = Outcomes(backends.index, events=events, metrics=JobMetrics(backends.redis))
-    voice = VoiceService(index=backends.index, recordings=service, outcomes=outcomes)
-    tokens = TokenSigner(backends.redis)
     metrics = Metrics(backends.redis, settings.transcription_queues[0])
-
-    limiter = RateLimiter(backends.redis, settings.rate_limit_per_minute)
-
-    def tenant_id(request: Request[Any, Any, Any], keys: KeyStore) -> str:
-        return authenticate(request, keys, limiter)
-
-    def principal(request: Request[Any, Any, Any], keys: KeyStore) -> Principal:
-        return authenticate_upload(request, keys, tokens, limiter)
 
     def ensure_bucket() -> None:
         try:
@@ -69,33 +61,9 @@ def create_app(settings: Settings, *, backends: Backends | None = None, jobs: Jo
         except ServiceUnavailable:
             log.warning("object storage is not reachable at start-up; /ready will say so")
 
-    def const(value: object) -> Provide:
-        return Provide(lambda: value, use_cache=True, sync_to_thread=False)
-
     return Litestar(
-        route_handlers=[
-            RecordingsController,
-            WebhooksController,
-            VoiceController,
-            create_token,
-            list_models,
-            health,
-            ready,
-            metrics_endpoint,
-        ],
-        dependencies={
-            "settings": const(settings),
-            "backends": const(backends),
-            "keys": const(backends.keys),
-            "service": const(service),
-            "voice": const(voice),
-            "tokens": const(tokens),
-            "webhooks": const(backends.webhooks),
-            "catalog": const(catalog),
-            "metrics": const(metrics),
-            "tenant_id": Provide(tenant_id, sync_to_thread=True),
-            "principal": Provide(principal, sync_to_thread=True),
-        },
+        route_handlers=ROUTES,
+        dependencies=_dependencies(settings, backends, jobs, metrics),
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         middleware=[metrics.middleware],
         on_startup=[ensure_bucket],
@@ -104,3 +72,38 @@ def create_app(settings: Settings, *, backends: Backends | None = None, jobs: Jo
         debug=False,
         logging_config=None,
     )
+
+
+def _dependencies(settings: Settings, backends: Backends, jobs: JobQueue, metrics: Metrics) -> dict[str, Provide]:
+    """The domain services the routes receive by name, built once per app."""
+    catalog = ModelCatalog(settings.model, settings.transcription_queues[0], PoolRegistry(backends.redis))
+    service = RecordingService(
+        settings=settings, index=backends.index, storage=backends.storage, jobs=jobs, models=catalog
+    )
+    events = EventPublisher(backends.webhooks, jobs.enqueue_delivery)
+    outcomes = Outcomes(backends.index, events=events, metrics=JobMetrics(backends.redis))
+    tokens = TokenSigner(backends.redis)
+    limiter = RateLimiter(backends.redis, settings.rate_limit_per_minute)
+
+    def tenant_id(request: Request[Any, Any, Any], keys: KeyStore) -> str:
+        return authenticate(request, keys, limiter)
+
+    def principal(request: Request[Any, Any, Any], keys: KeyStore) -> Principal:
+        return authenticate_upload(request, keys, tokens, limiter)
+
+    def const(value: object) -> Provide:
+        return Provide(lambda: value, use_cache=True, sync_to_thread=False)
+
+    return {
+        "settings": const(settings),
+        "backends": const(backends),
+        "keys": const(backends.keys),
+        "service": const(service),
+        "voice": const(VoiceService(index=backends.index, recordings=service, outcomes=outcomes)),
+        "tokens": const(tokens),
+        "webhooks": const(backends.webhooks),
+        "catalog": const(catalog),
+        "metrics": const(metrics),
+        "tenant_id": Provide(tenant_id, sync_to_thread=True),
+        "principal": Provide(principal, sync_to_thread=True),
+    }

@@ -8,15 +8,27 @@ from collections.abc import AsyncIterator, Callable
 
 from multipart import MultipartError, MultipartSegment, PushMultipartParser, parse_options_header
 
-from engine.errors import EmptyFile, InvalidParameter, UnsupportedMediaType
+from engine.errors import EmptyFile, InvalidParameter, PayloadTooLarge, UnsupportedMediaType
 from engine.recordings.model import Recording, new_id
 from engine.recordings.service import RecordingService, UploadContext
 from engine.storage.protocol import Storage
 from engine.storage.streaming import ReceivedUpload, StreamingPut, extension_for, safe_filename
 
-__all__ = ["MAX_FIELD_BYTES", "receive_multipart", "receive_upload"]
+__all__ = ["MAX_FIELD_BYTES", "check_declared_length", "receive_multipart", "receive_upload"]
 
 MAX_FIELD_BYTES = 16 * 1024
+# Multipart framing around the file: boundaries, part headers and the small text fields.
+MULTIPART_OVERHEAD = 256 * 1024
+
+
+def check_declared_length(declared: str | None, max_upload_bytes: int) -> None:
+    """Refuse a body whose Content-Length already says it is too large, before reading any of it."""
+    if declared is None:
+        return
+    if not declared.isdigit():
+        raise InvalidParameter("malformed Content-Length")
+    if int(declared) > max_upload_bytes + MULTIPART_OVERHEAD:
+        raise PayloadTooLarge(f"the upload is larger than the limit of {max_upload_bytes} bytes")
 
 
 async def receive_upload(
@@ -60,67 +72,98 @@ async def receive_multipart(
     ends (so bad fields sent before the file stop the upload before anything is stored). The
     caller owns the stored object once this returns; on any error nothing is left stored.
     """
-    boundary = multipart_boundary(content_type)
-    upload: StreamingPut | None = None
-    result: ReceivedUpload | None = None
-    fields: dict[str, str] = {}
+    receiver = _Receiver(storage, key_for, limit, check_field)
+    parser = PushMultipartParser(multipart_boundary(content_type), max_segment_count=64, strict=False)
     try:
-        parser = PushMultipartParser(boundary, max_segment_count=64, strict=False)
-        segment: MultipartSegment | None = None
-        buf = bytearray()
         async for chunk in body:
-            if not chunk:
-                continue
-            for event in parser.parse(chunk):
-                if isinstance(event, MultipartSegment):
-                    segment = event
-                    buf.clear()
-                    if event.name == "file":
-                        if result is not None or upload is not None:
-                            raise InvalidParameter("send exactly one 'file' part")
-                        ext = extension_for(event.filename, event.content_type)
-                        upload = StreamingPut(
-                            storage, key_for(ext), event.content_type or "application/octet-stream", limit
-                        )
-                        result = ReceivedUpload(
-                            key=upload.key,
-                            size=0,
-                            filename=safe_filename(event.filename),
-                            extension=ext,
-                            content_type=event.content_type,
-                        )
-                elif event is None:
-                    assert segment is not None
-                    if segment.name != "file":
-                        name = segment.name or ""
-                        try:
-                            value = bytes(buf).decode("utf-8")
-                        except UnicodeDecodeError:
-                            raise InvalidParameter(f"form field {name!r} is not valid UTF-8") from None
-                        check_field(name, value)
-                        fields[name] = value
-                    segment = None
-                elif segment is not None and segment.name == "file":
-                    assert upload is not None
-                    await upload.write(event)
-                else:
-                    buf += event
-                    if len(buf) > MAX_FIELD_BYTES:
-                        name = segment.name if segment else ""
-                        raise InvalidParameter(f"form field {name!r} is longer than {MAX_FIELD_BYTES} bytes")
+            if chunk:
+                for event in parser.parse(chunk):
+                    await receiver.on(event)
         parser.close()
-        if result is None or upload is None:
-            raise InvalidParameter("the 'file' part is missing")
-        if not upload.started:
-            raise EmptyFile()
-        result.size = await upload.finish()
-        result.fields = fields
-        return result
+        return await receiver.finish()
     except MultipartError as exc:
-        if upload is not None:
-            await upload.abort()
-        raise InvalidParameter(f"malformed multipart body: {exc}") from None
+        await receiver.abort()
+        raise InvalidParameter(f"malformed multipart body: {_reason(exc)}") from None
     except BaseException:
-        if upload is not None:
-            await upload.abort()
+        await receiver.abort()
         raise
+
+
+class _Receiver:
+    """The state of one multipart body: the part being read, the file's upload, the text fields."""
+
+    def __init__(
+        self, storage: Storage, key_for: Callable[[str | None], str], limit: int, check: Callable[[str, str], None]
+    ) -> None:
+        self._storage = storage
+        self._key_for = key_for
+        self._limit = limit
+        self._check = check
+        self._segment: MultipartSegment | None = None
+        self._buf = bytearray()
+        self._upload: StreamingPut | None = None
+        self._result: ReceivedUpload | None = None
+        self._fields: dict[str, str] = {}
+
+    async def on(self, event: MultipartSegment | bytearray | None) -> None:
+        if isinstance(event, MultipartSegment):
+            self._start(event)
+        elif event is None:
+            self._end()
+        elif self._segment is not None and self._segment.name == "file":
+            assert self._upload is not None
+            await self._upload.write(bytes(event))
+        else:
+            self._buf += event
+            if len(self._buf) > MAX_FIELD_BYTES:
+                name = self._segment.name if self._segment else ""
+                raise InvalidParameter(f"form field {name!r} is longer than {MAX_FIELD_BYTES} bytes")
+
+    def _start(self, segment: MultipartSegment) -> None:
+        self._segment = segment
+        self._buf.clear()
+        if segment.name != "file":
+            return
+        if self._upload is not None:
+            raise InvalidParameter("send exactly one 'file' part")
+        ext = extension_for(segment.filename, segment.content_type)
+        content_type = segment.content_type or "application/octet-stream"
+        self._upload = StreamingPut(self._storage, self._key_for(ext), content_type, self._limit)
+        self._result = ReceivedUpload(
+            key=self._upload.key,
+            size=0,
+            filename=safe_filename(segment.filename),
+            extension=ext,
+            content_type=segment.content_type,
+        )
+
+    def _end(self) -> None:
+        assert self._segment is not None
+        if self._segment.name != "file":
+            name = self._segment.name or ""
+            try:
+                value = bytes(self._buf).decode("utf-8")
+            except UnicodeDecodeError:
+                raise InvalidParameter(f"form field {name!r} is not valid UTF-8") from None
+            self._check(name, value)
+            self._fields[name] = value
+        self._segment = None
+
+    async def finish(self) -> ReceivedUpload:
+        if self._result is None or self._upload is None:
+            raise InvalidParameter("the 'file' part is missing")
+        if not self._upload.started:
+            raise EmptyFile()
+        self._result.size = await self._upload.finish()
+        self._result.fields = self._fields
+        return self._result
+
+    async def abort(self) -> None:
+        if self._upload is not None:
+            await self._upload.abort()
+
+
+def _reason(exc: MultipartError) -> str:
+    """The parser's own words, without a Python repr (they can quote the offending bytes)."""
+    text = str(exc.args[0]) if exc.args else "unreadable"
+    return text if text.isprintable() and len(text) < 200 else "unreadable"

@@ -358,78 +358,9 @@ def main() -> int:
             clips = [AUDIO / n for n in SHORT] * args.short_repeat
             count, sizes, requests = args.recordings, [16, 1024], 300
         with services(work) as (_, _, base_settings):
+            rows += long_file_rows(work, base_settings, long_files, cores, beam)
+            rows += short_clip_rows(work, base_settings, clips, cores, beam)
             same = msgspec.structs.replace(base_settings, batch_size=1, cpu_threads=cores)
-            fastest = msgspec.structs.replace(base_settings, batch_size=8, cpu_threads=1, batched_long=True)
-
-            r1, anchor = plain_row(
-                "1", f"plain faster-whisper, long files, one process x {cores} threads", long_files, cores, beam
-            )
-            r1.wer = 0.0
-            rows.append(r1)
-            print_rows(rows)
-
-            r2, texts = stack_row(
-                "2", "stack, same settings (1 worker, sequential decoding)", work, same, long_files, 1
-            )
-            r2.wer = long_wer(texts, anchor)
-            rows.append(r2)
-            print_rows(rows)
-
-            r3, texts = stack_row(
-                "3",
-                f"stack, fastest ({cores} workers x 1 thread, BatchedInferencePipeline)",
-                work,
-                fastest,
-                long_files,
-                cores,
-            )
-            r3.wer = long_wer(texts, anchor)
-            rows.append(r3)
-            print_rows(rows)
-
-            per_core = msgspec.structs.replace(fastest, batched_long=False, batch_size=1)
-            r3b, texts = stack_row(
-                "3b",
-                f"stack, {cores} workers x 1 thread, sequential decoding (CPU defaults)",
-                work,
-                per_core,
-                long_files,
-                cores,
-            )
-            r3b.wer = long_wer(texts, anchor)
-            rows.append(r3b)
-            print_rows(rows)
-
-            r4a, plain_clips = plain_row(
-                "4a", f"plain faster-whisper, {len(clips)} short clips one by one", clips, cores, beam
-            )
-            r4a.wer = clip_wer(plain_clips)
-            rows.append(r4a)
-            r4b, texts = stack_row(
-                "4b",
-                f"stack, {len(clips)} short clips, multi-recording batching ({cores} workers)",
-                work,
-                fastest,
-                clips,
-                cores,
-            )
-            r4b.wer = clip_wer(texts)
-            r4b.note = f"{r4b.speed / r4a.speed:.2f}x row 4a"
-            rows.append(r4b)
-            unbatched = msgspec.structs.replace(fastest, batch_size=1)
-            r4c, texts = stack_row(
-                "4c",
-                f"stack, {len(clips)} short clips, batching off ({cores} workers x 1 thread)",
-                work,
-                unbatched,
-                clips,
-                cores,
-            )
-            r4c.wer = clip_wer(texts)
-            r4c.note = f"{r4c.speed / r4a.speed:.2f}x row 4a"
-            rows.append(r4c)
-            print_rows(rows)
-
             rows.append(latency_row(work, same, cores, beam))
             rows.append(listing_row(work, base_settings, count, requests))
             rows.append(rss_row(work, base_settings, sizes))
@@ -443,6 +374,85 @@ def main() -> int:
         return 0
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def long_file_rows(work: Path, base_settings: Settings, long_files: list[Path], cores: int, beam: int) -> list[Row]:
+    rows: list[Row] = []
+    same = msgspec.structs.replace(base_settings, batch_size=1, cpu_threads=cores)
+    fastest = msgspec.structs.replace(base_settings, batch_size=8, cpu_threads=1, batched_long=True)
+
+    r1, anchor = plain_row(
+        "1", f"plain faster-whisper, long files, one process x {cores} threads", long_files, cores, beam
+    )
+    r1.wer = 0.0
+    rows.append(r1)
+    print_rows(rows)
+
+    r2, texts = stack_row("2", "stack, same settings (1 worker, sequential decoding)", work, same, long_files, 1)
+    r2.wer = long_wer(texts, anchor)
+    rows.append(r2)
+    print_rows(rows)
+
+    r3, texts = stack_row(
+        "3",
+        f"stack, fastest ({cores} workers x 1 thread, BatchedInferencePipeline)",
+        work,
+        fastest,
+        long_files,
+        cores,
+    )
+    r3.wer = long_wer(texts, anchor)
+    rows.append(r3)
+    print_rows(rows)
+
+    per_core = msgspec.structs.replace(fastest, batched_long=False, batch_size=1)
+    r3b, texts = stack_row(
+        "3b",
+        f"stack, {cores} workers x 1 thread, sequential decoding (CPU defaults)",
+        work,
+        per_core,
+        long_files,
+        cores,
+    )
+    r3b.wer = long_wer(texts, anchor)
+    rows.append(r3b)
+    print_rows(rows)
+
+    return rows
+
+
+def short_clip_rows(work: Path, base_settings: Settings, clips: list[Path], cores: int, beam: int) -> list[Row]:
+    rows: list[Row] = []
+    fastest = msgspec.structs.replace(base_settings, batch_size=8, cpu_threads=1, batched_long=True)
+    r4a, plain_clips = plain_row("4a", f"plain faster-whisper, {len(clips)} short clips one by one", clips, cores, beam)
+    r4a.wer = clip_wer(plain_clips)
+    rows.append(r4a)
+    r4b, texts = stack_row(
+        "4b",
+        f"stack, {len(clips)} short clips, multi-recording batching ({cores} workers)",
+        work,
+        fastest,
+        clips,
+        cores,
+    )
+    r4b.wer = clip_wer(texts)
+    r4b.note = f"{r4b.speed / r4a.speed:.2f}x row 4a"
+    rows.append(r4b)
+    unbatched = msgspec.structs.replace(fastest, batch_size=1)
+    r4c, texts = stack_row(
+        "4c",
+        f"stack, {len(clips)} short clips, batching off ({cores} workers x 1 thread)",
+        work,
+        unbatched,
+        clips,
+        cores,
+    )
+    r4c.wer = clip_wer(texts)
+    r4c.note = f"{r4c.speed / r4a.speed:.2f}x row 4a"
+    rows.append(r4c)
+    print_rows(rows)
+
+    return rows
 
 
 def print_rows(rows: list[Row]) -> None:

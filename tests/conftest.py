@@ -6,6 +6,7 @@ so a broken setup can never pass silently.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 
 from earshot.processes import Proc, free_port, juicefs_binary, start_api, start_redis, start_s3, start_worker
@@ -206,3 +208,38 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("Earshot fault suite")
         for line in REPORT.lines():
             terminalreporter.write_line(line)
+
+
+def log_events(path: Path, message: str) -> list[dict[str, object]]:
+    events = []
+    for line in path.read_text().splitlines():
+        if line.startswith("{"):
+            event = json.loads(line)
+            if event.get("msg") == message:
+                events.append(event)
+    return events
+
+
+@pytest.fixture
+def isolated(stack: Stack, tmp_path: Path) -> Iterator[tuple[Settings, dict[str, str], Path, list[Proc]]]:
+    """An API on its own queue, so that only the workers a test starts take its jobs."""
+    queue = f"q{time.monotonic_ns()}"
+    settings = msgspec.structs.replace(stack.settings, queues=queue, batch_size=1)
+    env = child_env(settings)
+    procs: list[Proc] = []
+    port = free_port()
+    procs.append(start_api(env, port, log_path=tmp_path / "api.log"))
+    env["EARSHOT_URL"] = f"http://127.0.0.1:{port}"
+    yield settings, env, tmp_path, procs
+    for proc in reversed(procs):
+        proc.stop()
+
+
+def wait_all(client: httpx.Client, ids: list[str], timeout: float = 180) -> list[dict[str, object]]:
+    deadline = time.monotonic() + timeout
+    while True:
+        bodies = [client.get(f"/v1/recordings/{i}").json() for i in ids]
+        if all(b["status"] != "processing" for b in bodies):
+            return bodies
+        assert time.monotonic() < deadline, "recordings still processing"
+        time.sleep(0.2)

@@ -49,52 +49,10 @@ def serve(settings: Settings, *, processes: int = 1, stop: threading.Event | Non
     broker = make_broker(settings)
     jobs = DramatiqQueue(broker)
     locks = RecordingLocks(backends.redis, ttl_s=2 * settings.job_heartbeat_timeout_s)
-    deliverer = Deliverer(
-        backends.webhooks,
-        schedule=settings.retry_schedule,
-        allow_private=settings.webhook_allow_private,
-        allowed=settings.private_allowlist,
-        enqueue=jobs.enqueue_delivery,
-        timeout_s=settings.webhook_timeout_s,
-        metrics=JobMetrics(backends.redis),
-    )
-    job = TranscriptionJob(
-        settings=settings,
-        index=backends.index,
-        storage=backends.storage,
-        transcriber_for=cache.get,
-        events=EventPublisher(backends.webhooks, jobs.enqueue_delivery),
-        metrics=JobMetrics(backends.redis),
-        locks=locks,
-    )
-    declare_actors(broker, settings, job, deliverer)
+    declare_actors(broker, settings, _job(settings, backends, cache, jobs, locks), _deliverer(settings, backends, jobs))
     workers = []
-    transcription = set(settings.queue_list) - {WEBHOOK_QUEUE}
-    if transcription:
-        model = cache.get(settings.model)  # load before taking jobs: the first job should not pay for it
-        # With batching, enough job threads to fill a batch (they download, probe and decode in
-        # parallel; the model runs one batch at a time). Without, one: the model uses the cores.
-        threads = settings.effective_batch_size
-        # worker_timeout is how long an idle consumer waits between polls: it adds to idle latency.
-        workers.append(dramatiq.Worker(broker, queues=transcription, worker_threads=threads, worker_timeout=100))
-        announcer = threading.Thread(
-            target=_announce,
-            args=(PoolRegistry(backends.redis), sorted(transcription), model, stop),
-            name="earshot-announce",
-            daemon=True,
-        )
-        announcer.start()
-        catalog = ModelCatalog(settings.model, settings.transcription_queues[0], PoolRegistry(backends.redis))
-
-        def requeue(recording: Recording) -> None:
-            jobs.enqueue_transcription(recording.id, catalog.queue_for_recording(recording))
-
-        threading.Thread(
-            target=_sweep_forever,
-            args=(backends, locks, requeue, settings.job_stale_s, stop),
-            name="earshot-sweeper",
-            daemon=True,
-        ).start()
+    if set(settings.transcription_queues) & set(settings.queue_list):
+        workers.append(_transcription_worker(settings, broker, backends, cache, jobs, locks, stop))
     if WEBHOOK_QUEUE in settings.queue_list:
         # Webhooks have threads of their own, so a slow receiver never delays a transcription.
         workers.append(
@@ -102,12 +60,9 @@ def serve(settings: Settings, *, processes: int = 1, stop: threading.Event | Non
         )
     for worker in workers:
         worker.start()
-    threading.Thread(
-        target=_heartbeat,
-        args=(broker, settings.queue_list[0], settings.job_heartbeat_timeout_s / 3, stop),
-        name="earshot-heartbeat",
-        daemon=True,
-    ).start()
+    _background(
+        "earshot-heartbeat", _heartbeat, broker, settings.queue_list[0], settings.job_heartbeat_timeout_s / 3, stop
+    )
     log.info("worker ready", extra={"queues": settings.queues})
     stop.wait()
     log.info("worker stopping")
@@ -116,6 +71,62 @@ def serve(settings: Settings, *, processes: int = 1, stop: threading.Event | Non
     broker.close()
     backends.close()
     return 0
+
+
+def _job(
+    settings: Settings, backends: Backends, cache: ModelCache, jobs: DramatiqQueue, locks: RecordingLocks
+) -> TranscriptionJob:
+    return TranscriptionJob(
+        settings=settings,
+        index=backends.index,
+        storage=backends.storage,
+        transcriber_for=cache.get,
+        events=EventPublisher(backends.webhooks, jobs.enqueue_delivery),
+        metrics=JobMetrics(backends.redis),
+        locks=locks,
+    )
+
+
+def _deliverer(settings: Settings, backends: Backends, jobs: DramatiqQueue) -> Deliverer:
+    return Deliverer(
+        backends.webhooks,
+        schedule=settings.retry_schedule,
+        allow_private=settings.webhook_allow_private,
+        allowed=settings.private_allowlist,
+        enqueue=jobs.enqueue_delivery,
+        timeout_s=settings.webhook_timeout_s,
+        metrics=JobMetrics(backends.redis),
+    )
+
+
+def _transcription_worker(
+    settings: Settings,
+    broker: dramatiq.Broker,
+    backends: Backends,
+    cache: ModelCache,
+    jobs: DramatiqQueue,
+    locks: RecordingLocks,
+    stop: threading.Event,
+) -> dramatiq.Worker:
+    """The consumer of every transcription queue, plus the threads that announce its pool and
+    sweep for stuck recordings."""
+    queues = set(settings.transcription_queues) & set(settings.queue_list)
+    model = cache.get(settings.model)  # load before taking jobs: the first job should not pay for it
+    _background("earshot-announce", _announce, PoolRegistry(backends.redis), sorted(queues), model, stop)
+    catalog = ModelCatalog(settings.model, settings.transcription_queues[0], PoolRegistry(backends.redis))
+
+    def requeue(recording: Recording) -> None:
+        jobs.enqueue_transcription(recording.id, catalog.queue_for_recording(recording))
+
+    _background("earshot-sweeper", _sweep_forever, backends, locks, requeue, settings.job_stale_s, stop)
+    # With batching, enough job threads to fill a batch (they download, probe and decode in
+    # parallel; the model runs one batch at a time). Without, one: the model uses the cores.
+    # worker_timeout is how long an idle consumer waits between polls: it adds to idle latency.
+    return dramatiq.Worker(broker, queues=queues, worker_threads=settings.effective_batch_size, worker_timeout=100)
+
+
+def _background(name: str, target: Callable[..., None], *args: object) -> None:
+    threading.Thread(target=target, args=args, name=name, daemon=True).start()
 
 
 def run(settings: Settings, processes: int) -> int:

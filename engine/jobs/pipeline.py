@@ -17,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
+import numpy as np
+from numpy.typing import NDArray
 
 from engine.clock import utc_now
 from engine.errors import AudioTooLong, JobFailure, ServiceUnavailable, TranscriptionError
@@ -31,7 +33,7 @@ from engine.recordings.transcripts import Transcription, weighted_confidence
 from engine.settings import Settings
 from engine.storage.protocol import Storage
 from engine.transcription import audio
-from engine.transcription.whisper import TranscribeOptions, Transcriber, segment_confidence
+from engine.transcription.whisper import TranscribeOptions, Transcriber, TranscriptResult, segment_confidence
 from engine.webhooks.publisher import EventPublisher
 
 __all__ = ["TranscriptionJob", "transcription_id_for"]
@@ -85,13 +87,38 @@ class TranscriptionJob:
                 return self._fail(recording, exc)
 
     def _transcribe(self, recording: Recording, path: Path) -> Status | None:
-        if not self._storage.download(recording.s3_key, path):
-            fetched = self._fetch_source(recording)
-            if fetched is None or not self._storage.download(fetched.s3_key, path):
-                # The audio is gone: deleted while queued. Nothing to bring back.
-                log.info("skip", extra={"recording_id": recording.id, "reason": "audio object missing"})
-                return None
-            recording = fetched
+        """fetch → probe → decode → model → store, each a step below."""
+        fetched = self._obtain_audio(recording, path)
+        probed = None if fetched is None else self._probe(fetched, path)
+        if probed is None:
+            return None
+        samples = self._decode(path)
+        features = probed.features or Features(model=self._settings.model)
+        transcriber = self._transcriber_for(features.model)
+        options = self._options(features)
+        log.info(
+            "transcribing",
+            extra={"recording_id": probed.id, "tenant_id": probed.tenant_id, "audio_s": _seconds(samples)},
+        )
+        started = time.perf_counter()
+        result = self._run_model(probed, transcriber, samples, options)
+        elapsed_ms = int((time.perf_counter() - started) * 1000)
+        transcription = self._document(probed, transcriber, options, result, _seconds(samples), elapsed_ms)
+        return self._store(probed, transcription, transcriber.name)
+
+    def _obtain_audio(self, recording: Recording, path: Path) -> Recording | None:
+        """Download the audio (fetching a by-URL recording's source first); None if it is gone."""
+        if self._storage.download(recording.s3_key, path):
+            return recording
+        fetched = self._fetch_source(recording)
+        if fetched is None or not self._storage.download(fetched.s3_key, path):
+            # The audio is gone: deleted while queued. Nothing to bring back.
+            log.info("skip", extra={"recording_id": recording.id, "reason": "audio object missing"})
+            return None
+        return fetched
+
+    def _probe(self, recording: Recording, path: Path) -> Recording | None:
+        """Store what ffprobe says; None if the recording was deleted or finished meanwhile."""
         info = audio.probe(path)
         probed = msgspec.structs.replace(
             recording,
@@ -105,19 +132,19 @@ class TranscriptionJob:
         )
         if not self._index.update(probed):
             return None
-        recording = probed
-        if info.duration_seconds and info.duration_seconds > self._settings.max_audio_seconds:
-            raise AudioTooLong(
-                f"the audio lasts {info.duration_seconds:.0f} s; the limit is {self._settings.max_audio_seconds:.0f} s"
-            )
-        samples = audio.decode(path, max_seconds=self._settings.max_audio_seconds)
-        decoded_seconds = round(samples.size / audio.SAMPLE_RATE, 3)
-        if decoded_seconds > self._settings.max_audio_seconds:
-            raise AudioTooLong(f"the audio lasts {decoded_seconds:.0f} s")
+        limit = self._settings.max_audio_seconds
+        if info.duration_seconds and info.duration_seconds > limit:
+            raise AudioTooLong(f"the audio lasts {info.duration_seconds:.0f} s; the limit is {limit:.0f} s")
+        return probed
 
-        features = recording.features or Features(model=self._settings.model)
-        transcriber = self._transcriber_for(features.model)
-        options = TranscribeOptions(
+    def _decode(self, path: Path) -> NDArray[np.float32]:
+        samples = audio.decode(path, max_seconds=self._settings.max_audio_seconds)
+        if _seconds(samples) > self._settings.max_audio_seconds:
+            raise AudioTooLong(f"the audio lasts {_seconds(samples):.0f} s")
+        return samples
+
+    def _options(self, features: Features) -> TranscribeOptions:
+        return TranscribeOptions(
             language=None if features.language == "auto" else features.language,
             word_timestamps=features.word_timestamps,
             initial_prompt=features.initial_prompt,
@@ -126,32 +153,40 @@ class TranscriptionJob:
             batched=self._settings.batched_long,
             batch_size=self._settings.effective_batch_size,
         )
-        log.info(
-            "transcribing",
-            extra={"recording_id": recording.id, "tenant_id": recording.tenant_id, "audio_s": decoded_seconds},
-        )
-        started = time.perf_counter()
+
+    def _run_model(
+        self, recording: Recording, transcriber: Transcriber, samples: NDArray[np.float32], options: TranscribeOptions
+    ) -> TranscriptResult:
         try:
-            result = transcriber.transcribe(samples, options, self._progress_reporter(recording))
+            return transcriber.transcribe(samples, options, self._progress_reporter(recording))
         except (RuntimeError, ValueError, MemoryError) as exc:
             log.exception("model failed", extra={"recording_id": recording.id})
             raise TranscriptionError(f"the model failed: {type(exc).__name__}") from None
-        elapsed_ms = int((time.perf_counter() - started) * 1000)
 
+    def _document(
+        self,
+        recording: Recording,
+        transcriber: Transcriber,
+        options: TranscribeOptions,
+        result: TranscriptResult,
+        decoded_seconds: float,
+        elapsed_ms: int,
+    ) -> Transcription:
         now = utc_now()
         # The header's length is a claim; the decoded samples are the fact (a truncated file's
         # header still announces its full length).
         duration = recording.duration_seconds or decoded_seconds
         if abs(duration - decoded_seconds) > 1.0:
             duration = decoded_seconds
-        transcription = Transcription(
+        confidence = (
+            weighted_confidence(result.words) if options.word_timestamps else segment_confidence(result.segments)
+        )
+        return Transcription(
             id=transcription_id_for(recording.id),
             recording_id=recording.id,
             tenant_id=recording.tenant_id,
             text=result.text,
-            confidence=(
-                weighted_confidence(result.words) if options.word_timestamps else segment_confidence(result.segments)
-            ),
+            confidence=confidence,
             language=language_name(result.language),
             language_code=result.language,
             language_probability=result.language_probability,
@@ -165,27 +200,31 @@ class TranscriptionJob:
             created_at=now,
             updated_at=now,
         )
+
+    def _store(self, recording: Recording, transcription: Transcription, model: str) -> Status | None:
+        """Write this run's transcript, then claim the recording by compare-and-set; the loser of
+        a race (deleted meanwhile, or finished by another run) removes its transcript again."""
         key = transcript_key(recording.tenant_id, recording.id, run=uuid.uuid4().hex[:12])
         self._storage.put_bytes(key, _encode(transcription), "application/json")
+        now = transcription.created_at
         done = msgspec.structs.replace(
             recording,
             status=Status.TRANSCRIBED,
-            duration_seconds=duration,
+            duration_seconds=transcription.duration_seconds,
             updated_at=now,
             processed_at=now,
             progress=1.0,
             transcript_key=key,
         )
         if not self._index.update(done):
-            # Deleted while we worked, or finished by another run: ours is not the transcript.
             self._storage.delete(key)
             return None
+        elapsed_ms = transcription.processing_duration_ms
         log.info(
-            "transcribed",
-            extra={"recording_id": recording.id, "tenant_id": recording.tenant_id, "ms": elapsed_ms},
+            "transcribed", extra={"recording_id": recording.id, "tenant_id": recording.tenant_id, "ms": elapsed_ms}
         )
         self._publish(done, transcription)
-        self._outcomes.count("transcribed", transcriber.name, "", duration, elapsed_ms / 1000)
+        self._outcomes.count("transcribed", model, "", transcription.duration_seconds, elapsed_ms / 1000)
         return Status.TRANSCRIBED
 
     def _progress_reporter(self, recording: Recording) -> Callable[[float], None]:
@@ -237,6 +276,10 @@ class TranscriptionJob:
             raw = self._storage.get_bytes(recording.transcript_key)
             transcription = None if raw is None else msgspec.json.decode(raw, type=Transcription)
         self._outcomes.publish(recording, transcription)
+
+
+def _seconds(samples: NDArray[np.float32]) -> float:
+    return round(samples.size / audio.SAMPLE_RATE, 3)
 
 
 def _format_of(uploaded: str | None, probed: list[str]) -> str | None:

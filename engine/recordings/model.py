@@ -121,14 +121,7 @@ def validate_custom_tags(raw: str | bytes | None) -> dict[str, str] | None:
     if len(tags) > MAX_TAGS:
         raise InvalidCustomTags(f"custom_tags has {len(tags)} keys; at most {MAX_TAGS} are allowed")
     for key, value in tags.items():
-        if not _TAG_KEY.fullmatch(key):
-            raise InvalidCustomTags(f"custom_tags key {key[:40]!r} must be 1-32 characters of A-Z a-z 0-9 _ -")
-        if not isinstance(value, str):
-            raise InvalidCustomTags(f"custom_tags value of {key!r} must be a string")
-        if len(value) > MAX_TAG_VALUE:
-            raise InvalidCustomTags(f"custom_tags value of {key!r} is longer than {MAX_TAG_VALUE} characters")
-        if _CONTROL.search(value):
-            raise InvalidCustomTags(f"custom_tags value of {key!r} contains control characters")
+        _check_tag(key, value)
     size = len(msgspec.json.encode(tags))
     if size > MAX_TAGS_BYTES:
         # Name the first key at which the serialized object passes the limit.
@@ -142,3 +135,14 @@ def validate_custom_tags(raw: str | bytes | None) -> dict[str, str] | None:
             f"custom_tags serializes to {size} bytes (limit {MAX_TAGS_BYTES}); the key {crossing!r} crosses it"
         )
     return tags
+
+
+def _check_tag(key: str, value: object) -> None:
+    if not _TAG_KEY.fullmatch(key):
+        raise InvalidCustomTags(f"custom_tags key {key[:40]!r} must be 1-32 characters of A-Z a-z 0-9 _ -")
+    if not isinstance(value, str):
+        raise InvalidCustomTags(f"custom_tags value of {key!r} must be a string")
+    if len(value) > MAX_TAG_VALUE:
+        raise InvalidCustomTags(f"custom_tags value of {key!r} is longer than {MAX_TAG_VALUE} characters")
+    if _CONTROL.search(value):
+        raise InvalidCustomTags(f"custom_tags value of {key!r} contains control characters")

@@ -291,3 +291,26 @@ def test_private_targets_are_refused_by_default(stack: Stack, receiver: Receiver
     attempt = deliverer.deliver(endpoint.id, "evt_1", 1)
     assert attempt is not None and attempt.error is not None and attempt.error.startswith("refused")
     assert queued == [] and receiver.on(path) == []
+
+
+def test_a_call_that_ends_without_a_recording_url_fails_and_sends_recording_failed_once(
+    api: httpx.Client, receiver: Receiver
+) -> None:
+    path = f"/voice-failed-{uuid.uuid4().hex}"
+    hook = subscribe(api, receiver.url + path, ["recording.failed"])
+    session = f"ATVId_{uuid.uuid4().hex[:10]}"
+    api.post("/api/v1/voice/callback", data={"sessionId": session, "isActive": "1"})
+    ended = api.post("/api/v1/voice/callback", data={"sessionId": session, "isActive": "0"})
+    assert ended.json()["status"] == "failed"
+    (request,) = receiver.wait_for(path, 1)
+    event = Webhook(hook["secret"]).verify(request.body, request.headers)
+    assert event["type"] == "recording.failed"
+    assert event["data"]["recording"]["id"] == ended.json()["recording_id"]
+    assert event["data"]["recording"]["error"]["code"] == "SOURCE_FETCH_FAILED"
+    # The provider retries its callback: nothing new is sent. A later failure's event arriving
+    # proves the queue drained past anything the retry could have queued.
+    assert api.post("/api/v1/voice/callback", data={"sessionId": session, "isActive": "0"}).json()["status"] == "failed"
+    marker = api.post("/v1/recordings", files={"file": ("x.mp3", b"no audio here" * 100, "audio/mpeg")}).json()
+    received = receiver.wait_for(path, 2)
+    ids = [json.loads(r.body)["data"]["recording"]["id"] for r in received]
+    assert ids == [ended.json()["recording_id"], marker["id"]]
