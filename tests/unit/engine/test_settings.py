@@ -9,7 +9,7 @@ import pytest
 
 from engine.settings import CLIENT_VARS, PREFIX, Settings, SettingsError, describe
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_no_variables_gives_the_defaults() -> None:
