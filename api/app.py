@@ -10,13 +10,15 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler
 
+from api.account import AccountController
 from api.auth import Principal, authenticate, authenticate_upload
 from api.catalog import list_models
 from api.errors import exception_handlers
 from api.health import health, ready
 from api.metrics import Metrics, metrics_endpoint
+from api.openai_compat import OpenAIAudioController
 from api.recordings import RecordingsController
-from api.tokens import create_token
+from api.tokens import create_seed_token, create_token
 from api.voice import VoiceController
 from api.webhooks import WebhooksController
 from engine.access.keys import KeyStore
@@ -40,8 +42,11 @@ log = logging.getLogger("earshot.api")
 ROUTES: list[ControllerRouterHandler] = [
     RecordingsController,
     WebhooksController,
+    AccountController,
+    OpenAIAudioController,
     VoiceController,
     create_token,
+    create_seed_token,
     list_models,
     health,
     ready,

@@ -1,4 +1,6 @@
-"""Credentials: Basic `api_key:api_secret` on every /v1 route; Bearer upload tokens for uploads."""
+"""Credentials on every /v1 route: an API key and secret sent as Basic `api_key:api_secret`, as
+`Bearer api_key:api_secret` (OpenAI-style clients), or as the seed SDK's `X-VocaFuse-API-Key` /
+`X-VocaFuse-API-Secret` headers; Bearer upload tokens (`et_…`) for uploads only."""
 
 from __future__ import annotations
 
@@ -10,12 +12,16 @@ from litestar import Request
 
 from engine.access.keys import KeyStore
 from engine.access.ratelimit import RateLimiter
+from engine.access.tokens import PREFIX as _TOKEN_PREFIX
 from engine.access.tokens import TokenSigner
 from engine.errors import Unauthorized
 
-__all__ = ["Principal", "authenticate", "authenticate_upload", "basic_credentials"]
+__all__ = ["Principal", "authenticate", "authenticate_upload", "basic_credentials", "credentials"]
 
-_HINT = "send Authorization: Basic base64(api_key:api_secret)"
+_HINT = (
+    "send Authorization: Basic base64(api_key:api_secret), Authorization: Bearer api_key:api_secret, "
+    "or the headers X-VocaFuse-API-Key and X-VocaFuse-API-Secret"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,9 +47,34 @@ def basic_credentials(header: str | None) -> tuple[str, str]:
     return key, secret
 
 
+def _bearer_pair(value: str) -> tuple[str, str]:
+    """`Bearer api_key:api_secret`, the one-string credential OpenAI-style clients send."""
+    if value.startswith(_TOKEN_PREFIX):
+        raise Unauthorized("an upload token may only upload (POST /v1/recordings)")
+    key, sep, secret = value.partition(":")
+    if not sep or not key or not secret:
+        raise Unauthorized("malformed Bearer credentials: send api_key:api_secret")
+    return key, secret
+
+
+def credentials(request: Request[Any, Any, Any]) -> tuple[str, str]:
+    """The request's `(api_key, api_secret)`, whichever of the accepted forms carried them."""
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return _bearer_pair(value.strip())
+        return basic_credentials(header)
+    key = request.headers.get("x-vocafuse-api-key")
+    secret = request.headers.get("x-vocafuse-api-secret")
+    if key and secret:
+        return key, secret
+    raise Unauthorized(_HINT)
+
+
 def authenticate(request: Request[Any, Any, Any], keys: KeyStore, limiter: RateLimiter) -> str:
-    """The tenant id of the request's Basic credentials (401 otherwise), within the key's rate."""
-    key, secret = basic_credentials(request.headers.get("authorization"))
+    """The tenant id of the request's API key and secret (401 otherwise), within the key's rate."""
+    key, secret = credentials(request)
     tenant_id = keys.authenticate(key, secret)
     if tenant_id is None:
         raise Unauthorized("invalid API key or secret")
@@ -54,10 +85,10 @@ def authenticate(request: Request[Any, Any, Any], keys: KeyStore, limiter: RateL
 def authenticate_upload(
     request: Request[Any, Any, Any], keys: KeyStore, tokens: TokenSigner, limiter: RateLimiter
 ) -> Principal:
-    """Basic credentials, or `Authorization: Bearer <upload token>` (sets the recording's user_id)."""
+    """An API key, or `Authorization: Bearer <upload token>` (sets the recording's user_id)."""
     header = request.headers.get("authorization") or ""
     scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
+    if scheme.lower() == "bearer" and value.strip().startswith(_TOKEN_PREFIX):
         claims = tokens.verify(value.strip())
         if claims.api_key and not keys.exists(claims.api_key):
             raise Unauthorized("the API key that issued this upload token has been revoked")

@@ -1,6 +1,12 @@
-"""GET /v1/models: the models this deployment can run, and which worker pools run them."""
+"""GET /v1/models: the models this deployment can run, and which worker pools run them.
+
+The same body also answers OpenAI's `client.models.list()`: `object: "list"` and `data` (one
+`{"id", "object": "model", "created", "owned_by"}` per name the audio routes accept, `whisper-1`
+included) sit beside Earshot's own `models`."""
 
 from __future__ import annotations
+
+import time
 
 import msgspec
 from litestar import get
@@ -9,7 +15,11 @@ from api.docs import errors
 from engine.jobs.routing import ModelCatalog
 from engine.settings import Settings
 
-__all__ = ["ModelInfo", "ModelList", "list_models"]
+__all__ = ["OPENAI_MODEL_ALIASES", "ModelInfo", "ModelList", "list_models"]
+
+OPENAI_MODEL_ALIASES = ("whisper-1",)
+"""Model names OpenAI clients send; each means this deployment's default model."""
+_STARTED = int(time.time())
 
 
 class PoolOut(msgspec.Struct, kw_only=True):
@@ -27,8 +37,19 @@ class ModelInfo(msgspec.Struct, kw_only=True):
     """Live worker pools for this model; empty means jobs wait until a worker for it starts."""
 
 
+class OpenAIModel(msgspec.Struct, kw_only=True):
+    id: str
+    object: str = "model"
+    created: int
+    """Unix seconds; Earshot reports when this API process started."""
+    owned_by: str = "earshot"
+
+
 class ModelList(msgspec.Struct, kw_only=True):
     models: list[ModelInfo]
+    object: str = "list"
+    data: list[OpenAIModel] = msgspec.field(default_factory=list)
+    """OpenAI's list shape: the names the OpenAI-compatible audio routes accept."""
 
 
 @get("/v1/models", sync_to_thread=True, tags=["models"], responses=errors())
@@ -44,4 +65,5 @@ def list_models(tenant_id: str, settings: Settings, catalog: ModelCatalog) -> Mo
             PoolOut(queue=q, device=d, compute_type=c, workers=n) for (m, q, d, c), n in grouped.items() if m == name
         ]
         models.append(ModelInfo(name=name, default=name == settings.model, queue=catalog.queue_for(name), pools=pools))
-    return ModelList(models=models)
+    names = [m.name for m in models] + list(OPENAI_MODEL_ALIASES)
+    return ModelList(models=models, data=[OpenAIModel(id=name, created=_STARTED) for name in names])

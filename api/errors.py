@@ -10,7 +10,15 @@ from litestar.exceptions import HTTPException
 
 from engine import errors
 
-__all__ = ["STATUS", "STATUS_BY_CODE", "error_response", "exception_handlers", "status_of"]
+__all__ = [
+    "STATUS",
+    "STATUS_BY_CODE",
+    "error_response",
+    "exception_handlers",
+    "openai_error_response",
+    "openai_exception_handlers",
+    "status_of",
+]
 
 log = logging.getLogger("earshot.api")
 
@@ -23,6 +31,8 @@ STATUS: dict[type[errors.EarshotError], int] = {
     errors.NotFound: 404,
     errors.ServiceUnavailable: 503,
     errors.RateLimited: 429,
+    errors.ApiKeyInUse: 409,
+    errors.TranscriptionTimeout: 504,
 }
 
 STATUS_BY_CODE: dict[str, int] = {
@@ -36,6 +46,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "TRANSCRIPTION_NOT_READY": 404,
     "TRANSCRIPTION_FAILED": 404,
     "WEBHOOK_NOT_FOUND": 404,
+    "API_KEY_NOT_FOUND": 404,
+    "API_KEY_IN_USE": 409,
+    "TRANSCRIPTION_TIMEOUT": 504,
     "RATE_LIMITED": 429,
     "SERVICE_UNAVAILABLE": 503,
     "INTERNAL_ERROR": 500,
@@ -74,16 +87,19 @@ def status_of(exc: errors.EarshotError) -> int:
     return 500
 
 
+def _retry_headers(exc: errors.EarshotError) -> dict[str, str] | None:
+    if isinstance(exc, errors.RateLimited):
+        return {"Retry-After": str(exc.retry_after)}
+    if isinstance(exc, errors.ServiceUnavailable):
+        return {"Retry-After": "5"}
+    return None
+
+
 def _earshot(request: Request[Any, Any, Any], exc: errors.EarshotError) -> Response[dict[str, object]]:
     status = status_of(exc)
     if status >= 500:
         log.warning("request failed: %s %s: %s", request.method, request.url.path, exc.code)
-    headers = None
-    if isinstance(exc, errors.RateLimited):
-        headers = {"Retry-After": str(exc.retry_after)}
-    elif isinstance(exc, errors.ServiceUnavailable):
-        headers = {"Retry-After": "5"}
-    return error_response(exc.code, exc.message, status, headers)
+    return error_response(exc.code, exc.message, status, _retry_headers(exc))
 
 
 def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, object]]:
@@ -104,4 +120,64 @@ exception_handlers = {
     errors.EarshotError: _earshot,
     HTTPException: _http,
     Exception: _unexpected,
+}
+
+
+# -- OpenAI's error shape, on the OpenAI-compatible routes only ----------------------------------
+# The same errors and statuses as above, in the body OpenAI's SDKs parse:
+# {"error": {"message", "type", "param", "code"}}, `code` being Earshot's code in lowercase.
+
+_FILE_ERRORS = (
+    errors.EmptyFile,
+    errors.PayloadTooLarge,
+    errors.UnsupportedMediaType,
+    errors.InvalidAudio,
+    errors.AudioTooLong,
+)
+
+
+def _openai_type(status: int) -> str:
+    if status == 429:
+        return "requests"
+    return "server_error" if status >= 500 else "invalid_request_error"
+
+
+def openai_error_response(
+    code: str, message: str, status: int, *, param: str | None = None, headers: dict[str, str] | None = None
+) -> Response[dict[str, object]]:
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="earshot"'
+        code = "INVALID_API_KEY"
+    if status in (500, 504):
+        # OpenAI's SDKs retry 5xx answers; this one would only queue the same audio again.
+        headers["x-should-retry"] = "false"
+    body = {"message": message, "type": _openai_type(status), "param": param, "code": code.lower()}
+    return Response({"error": body}, status_code=status, media_type=MediaType.JSON, headers=headers or None)
+
+
+def _openai_earshot(request: Request[Any, Any, Any], exc: errors.EarshotError) -> Response[dict[str, object]]:
+    # A synchronous route reports the recording's own failure: bad audio is the caller's error.
+    status = 400 if isinstance(exc, (errors.InvalidAudio, errors.AudioTooLong)) else status_of(exc)
+    if status >= 500:
+        log.warning("request failed: %s %s: %s", request.method, request.url.path, exc.code)
+    param = getattr(exc, "param", None) or ("file" if isinstance(exc, _FILE_ERRORS) else None)
+    return openai_error_response(exc.code, exc.message, status, param=param, headers=_retry_headers(exc))
+
+
+def _openai_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, object]]:
+    error = _http(request, exc).content["error"]
+    assert isinstance(error, dict)
+    return openai_error_response(str(error["code"]), str(error["message"]), exc.status_code)
+
+
+def _openai_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, object]]:
+    _unexpected(request, exc)
+    return openai_error_response("INTERNAL_ERROR", "internal error", 500)
+
+
+openai_exception_handlers = {
+    errors.EarshotError: _openai_earshot,
+    HTTPException: _openai_http,
+    Exception: _openai_unexpected,
 }

@@ -20,6 +20,8 @@ MAX_LIMIT = 100
 DEFAULT_LIMIT = 50
 _DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _FILTERS = ("status", "date_from", "date_to")
+STATUS_ALIASES = {"completed": "transcribed"}
+"""The seed's status names (its SDK filters on `completed`)."""
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,9 @@ def parse_list_params(params: Mapping[str, str], tenant_id: str) -> ListParams:
     page = _int(params, "page", 0, 0, None)
     limit = _int(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     status = params.get("status")
+    status = STATUS_ALIASES.get(status, status) if status is not None else None
     if status is not None and status not in {s.value for s in Status}:
-        raise InvalidParameter("status must be one of processing, transcribed, failed")
+        raise InvalidParameter("status must be one of processing, transcribed (or completed), failed")
     from_ms = _moment("date_from", params["date_from"], end_of_day=False) if "date_from" in params else None
     to_ms_ = _moment("date_to", params["date_to"], end_of_day=True) if "date_to" in params else None
     if from_ms is not None and to_ms_ is not None and from_ms > to_ms_:

@@ -13,7 +13,7 @@ from api.auth import Principal
 from api.bodies import json_object
 from api.docs import errors
 from api.listing import parse_list_params
-from api.uploads import receive_upload
+from api.uploads import check_declared_length, receive_upload
 from engine.errors import InvalidParameter, PayloadTooLarge
 from engine.recordings.service import RecordingService, UploadContext
 from engine.recordings.subtitles import FORMATS, render
@@ -22,8 +22,6 @@ from engine.settings import Settings
 
 __all__ = ["RecordingsController"]
 
-# Multipart framing around the file: boundaries, part headers and the small text fields.
-_MULTIPART_OVERHEAD = 256 * 1024
 _MAX_JSON = 64 * 1024
 
 AnyRequest = Request[Any, Any, Any]
@@ -60,12 +58,7 @@ class RecordingsController(Controller):
         """Upload audio as multipart/form-data (`file` + optional fields), or JSON with `source_url`.
 
         Basic credentials or a Bearer upload token. Answers 201 with the queued Recording."""
-        declared = request.headers.get("content-length")
-        if declared is not None:
-            if not declared.isdigit():
-                raise InvalidParameter("malformed Content-Length")
-            if int(declared) > settings.max_upload_bytes + _MULTIPART_OVERHEAD:
-                raise PayloadTooLarge(f"the upload is larger than the limit of {settings.max_upload_bytes} bytes")
+        check_declared_length(request.headers.get("content-length"), settings.max_upload_bytes)
         ctx = UploadContext(
             tenant_id=principal.tenant_id,
             user_id=principal.user_id,

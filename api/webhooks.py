@@ -7,12 +7,12 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, Response, delete, get, post
+from litestar import Controller, Request, Response, delete, get, post, put
 
 from api.bodies import json_object
 from api.docs import errors
 from engine.settings import Settings
-from engine.webhooks.models import Attempt, Endpoint, validate_endpoint
+from engine.webhooks.models import Attempt, Endpoint, validate_endpoint, validate_scheme, validate_secret
 from engine.webhooks.store import WebhookStore
 
 __all__ = ["WebhooksController"]
@@ -26,6 +26,8 @@ class WebhookOut(msgspec.Struct, kw_only=True):
     created_at: datetime
     disabled: bool
     disabled_reason: str | None
+    signature_scheme: str
+    """`standard` (Standard Webhooks headers) or `vocafuse` (those plus the seed's `X-VocaFuse-Signature`)."""
     uri: str
 
 
@@ -51,8 +53,14 @@ def _out(endpoint: Endpoint) -> dict[str, Any]:
         "created_at": endpoint.created_at,
         "disabled": endpoint.disabled,
         "disabled_reason": endpoint.disabled_reason,
+        "signature_scheme": endpoint.signature_scheme,
         "uri": f"/v1/webhooks/{endpoint.id}",
     }
+
+
+def _default_scheme(request: Request[Any, Any, Any]) -> str:
+    seed_sdk = "authorization" not in request.headers and "x-vocafuse-api-key" in request.headers
+    return "vocafuse" if seed_sdk else "standard"
 
 
 class WebhooksController(Controller):
@@ -63,16 +71,50 @@ class WebhooksController(Controller):
     async def create_webhook(
         self, request: Request[Any, Any, Any], tenant_id: str, webhooks: WebhookStore, settings: Settings
     ) -> Response[WebhookCreated]:
-        """`{"url", "events": ["recording.transcribed", "recording.failed"], "description"}`.
+        """`{"url", "events": ["recording.transcribed", "recording.failed"], "description", "secret",
+        "signature_scheme"}`; only `url` is required.
 
-        The `whsec_` signing secret is in this response only."""
+        `secret` (16-128 characters) is the caller's own; without one a `whsec_` secret is generated,
+        and it is in this response only. The seed's event name `recording.completed` is accepted for
+        `recording.transcribed`. `signature_scheme` defaults to `standard`, or to `vocafuse` when the
+        request carries the seed SDK's `X-VocaFuse-API-Key` header (its receivers verify that scheme)."""
         payload = json_object(await request.body())
         url, events, description = validate_endpoint(
             payload, allow_private=settings.webhook_allow_private, allowed=settings.private_allowlist
         )
-        endpoint = await asyncio.to_thread(webhooks.create, tenant_id, url, events, description)
+        secret = validate_secret(payload.get("secret"))
+        scheme = validate_scheme(payload.get("signature_scheme"), _default_scheme(request))
+        endpoint = await asyncio.to_thread(
+            webhooks.create, tenant_id, url, events, description, secret=secret, signature_scheme=scheme
+        )
         body = WebhookCreated(**_out(endpoint), secret=endpoint.secret)
         return Response(body, status_code=201, headers={"Location": body.uri})
+
+    @put("/{webhook_id:str}", responses=errors("WEBHOOK_NOT_FOUND", "INVALID_PARAMETER"))
+    async def update_webhook(
+        self,
+        request: Request[Any, Any, Any],
+        webhook_id: str,
+        tenant_id: str,
+        webhooks: WebhookStore,
+        settings: Settings,
+    ) -> WebhookOut:
+        """The same body as creation: `url` and `events` replace the endpoint's; `description`,
+        `secret` and `signature_scheme` change only when given. Re-enables a disabled endpoint."""
+        await asyncio.to_thread(webhooks.get_for, tenant_id, webhook_id)  # 404 before any 400
+        payload = json_object(await request.body())
+        url, events, description = validate_endpoint(
+            payload, allow_private=settings.webhook_allow_private, allowed=settings.private_allowlist
+        )
+        changes: dict[str, object] = {"url": url, "events": events}
+        if "description" in payload:
+            changes["description"] = description
+        if payload.get("secret") is not None:
+            changes["secret"] = validate_secret(payload["secret"])
+        if payload.get("signature_scheme") is not None:
+            changes["signature_scheme"] = validate_scheme(payload["signature_scheme"])
+        endpoint = await asyncio.to_thread(lambda: webhooks.update(tenant_id, webhook_id, **changes))
+        return WebhookOut(**_out(endpoint))
 
     @get("/", sync_to_thread=True, responses=errors())
     def list_webhooks(self, tenant_id: str, webhooks: WebhookStore) -> WebhookList:

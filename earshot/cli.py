@@ -64,6 +64,11 @@ def cmd_keys(args: argparse.Namespace) -> int:
                 print(f"tenant_id  {issued.tenant_id}  ({issued.tenant_name})")
                 print(f"api_key    {issued.api_key}")
                 print(f"api_secret {issued.api_secret}")
+                print(f"bearer     {issued.bearer}")
+                print(
+                    "OpenAI SDKs: OpenAI(api_key=<bearer>, base_url=<EARSHOT_URL>/v1)",
+                    file=sys.stderr,
+                )
                 print("The secret is shown only now; Earshot stores only its hash.", file=sys.stderr)
         elif args.keys_cmd == "list":
             for key, tenant in backends.keys.list(args.tenant):

@@ -11,7 +11,10 @@
     │   ├── RecordingNotFound        RECORDING_NOT_FOUND
     │   ├── TranscriptionNotReady    TRANSCRIPTION_NOT_READY
     │   ├── TranscriptionFailed      TRANSCRIPTION_FAILED
-    │   └── WebhookNotFound          WEBHOOK_NOT_FOUND
+    │   ├── WebhookNotFound          WEBHOOK_NOT_FOUND
+    │   └── ApiKeyNotFound           API_KEY_NOT_FOUND
+    ├── ApiKeyInUse                  API_KEY_IN_USE        (a key may not delete itself)
+    ├── TranscriptionTimeout         TRANSCRIPTION_TIMEOUT (a synchronous wait ran out)
     ├── RateLimited                  RATE_LIMITED          (with retry_after seconds)
     ├── ServiceUnavailable           SERVICE_UNAVAILABLE   (transient: Redis or S3 unreachable)
     │   └── RecordingBusy                                  (another run holds the recording)
@@ -28,6 +31,8 @@ The engine raises these; `api.errors` maps them to HTTP statuses in one table, a
 from __future__ import annotations
 
 __all__ = [
+    "ApiKeyInUse",
+    "ApiKeyNotFound",
     "AudioTooLong",
     "EarshotError",
     "EmptyFile",
@@ -45,6 +50,7 @@ __all__ = [
     "TranscriptionError",
     "TranscriptionFailed",
     "TranscriptionNotReady",
+    "TranscriptionTimeout",
     "Unauthorized",
     "UnsupportedMediaType",
     "WebhookNotFound",
@@ -113,6 +119,24 @@ class TranscriptionFailed(NotFound):
 class WebhookNotFound(NotFound):
     code = "WEBHOOK_NOT_FOUND"
     default_message = "webhook not found"
+
+
+class ApiKeyNotFound(NotFound):
+    code = "API_KEY_NOT_FOUND"
+    default_message = "api key not found"
+
+
+class ApiKeyInUse(EarshotError):
+    code = "API_KEY_IN_USE"
+    default_message = "the api key that authenticates this request cannot delete itself; use another key"
+
+
+class TranscriptionTimeout(EarshotError):
+    """A synchronous route (the OpenAI-compatible ones) waited longer than allowed; the recording
+    goes on being transcribed and can be fetched later."""
+
+    code = "TRANSCRIPTION_TIMEOUT"
+    default_message = "the transcription did not finish in time"
 
 
 class RateLimited(EarshotError):

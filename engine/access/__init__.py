@@ -4,9 +4,10 @@ limits (`ratelimit`).
 
 from engine.access.keys import ApiKey, IssuedKey, KeyStore, Tenant, hash_secret, verify_secret
 from engine.access.ratelimit import RateLimiter
-from engine.access.tokens import IssuedToken, TokenClaims, TokenSigner, validate_identity
+from engine.access.tokens import UPLOAD_SCOPE, IssuedToken, TokenClaims, TokenSigner, validate_identity, validate_scopes
 
 __all__ = [
+    "UPLOAD_SCOPE",
     "ApiKey",
     "IssuedKey",
     "IssuedToken",
@@ -17,5 +18,6 @@ __all__ = [
     "TokenSigner",
     "hash_secret",
     "validate_identity",
+    "validate_scopes",
     "verify_secret",
 ]

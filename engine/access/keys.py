@@ -16,9 +16,10 @@ import msgspec
 import redis
 
 from engine.clock import utc_now
+from engine.errors import ApiKeyNotFound
 from engine.index.mirror import SystemBackup
 from engine.keyspace import KEYS, KeySpace
-from engine.redisio import redis_errors
+from engine.redisio import redis_errors, text_of
 
 __all__ = ["ApiKey", "IssuedKey", "KeyStore", "Tenant", "hash_secret", "verify_secret"]
 
@@ -35,6 +36,8 @@ class ApiKey(msgspec.Struct, kw_only=True):
     salt: str
     secret_hash: str
     created_at: datetime
+    name: str | None = None
+    """A label the tenant chose (self-service keys); operator-made keys have none."""
 
 
 class IssuedKey(msgspec.Struct, kw_only=True):
@@ -42,6 +45,8 @@ class IssuedKey(msgspec.Struct, kw_only=True):
     tenant_name: str
     api_key: str
     api_secret: str
+    bearer: str = ""
+    """`api_key:api_secret`, the one-string credential of `Authorization: Bearer` (OpenAI SDKs' api_key)."""
 
 
 def hash_secret(secret: str, salt: str) -> str:
@@ -81,9 +86,26 @@ class KeyStore:
             raw = self._r.get(self._k.tenant(tenant_id.decode()))  # type: ignore[union-attr]
         return None if raw is None else _dec_tenant.decode(raw)
 
+    def tenant(self, tenant_id: str) -> Tenant | None:
+        with redis_errors():
+            raw = self._r.get(self._k.tenant(tenant_id))
+        return None if raw is None else _dec_tenant.decode(raw)
+
     def create(self, tenant_name: str) -> IssuedKey:
         tenant = self.tenant_by_name(tenant_name, create=True)
         assert tenant is not None
+        return self._issue(tenant, None)
+
+    def create_for(self, tenant_id: str, name: str | None) -> tuple[ApiKey, IssuedKey]:
+        """A new key of an existing tenant (its own self-service), with the record that lists it."""
+        tenant = self.tenant(tenant_id)
+        if tenant is None:
+            raise ApiKeyNotFound("the tenant of this api key no longer exists")
+        issued = self._issue(tenant, name)
+        record = self.get_for(tenant_id, issued.api_key)
+        return record, issued
+
+    def _issue(self, tenant: Tenant, name: str | None) -> IssuedKey:
         api_key = "ek_" + secrets.token_urlsafe(18)
         secret = "es_" + secrets.token_urlsafe(32)
         salt = secrets.token_hex(16)
@@ -93,11 +115,18 @@ class KeyStore:
             salt=salt,
             secret_hash=hash_secret(secret, salt),
             created_at=utc_now(),
+            name=name,
         )
         if self._backup is not None:
             self._backup.save("keys", api_key, record)
         self._store_key(record)
-        return IssuedKey(tenant_id=tenant.id, tenant_name=tenant.name, api_key=api_key, api_secret=secret)
+        return IssuedKey(
+            tenant_id=tenant.id,
+            tenant_name=tenant.name,
+            api_key=api_key,
+            api_secret=secret,
+            bearer=f"{api_key}:{secret}",
+        )
 
     def _store_key(self, record: ApiKey) -> None:
         with redis_errors():
@@ -132,6 +161,14 @@ class KeyStore:
         record = _dec_key.decode(raw)
         return record.tenant_id if verify_secret(secret, record) else None
 
+    def for_tenant(self, tenant_id: str) -> list[ApiKey]:
+        """One tenant's keys, oldest first (from its own set: never a scan of every key)."""
+        with redis_errors():
+            names = sorted(text_of(k) for k in self._r.smembers(self._k.tenant_keys(tenant_id)))
+            raws = self._r.mget([self._k.api_key(k) for k in names]) if names else []
+        records = [_dec_key.decode(raw) for raw in raws if raw is not None]
+        return sorted((r for r in records if r.tenant_id == tenant_id), key=lambda r: r.created_at)
+
     def list(self, tenant_name: str | None = None) -> list[tuple[ApiKey, Tenant | None]]:
         with redis_errors():
             keys = [k for k in self._r.scan_iter(match=self._k.api_key_pattern, count=500)]
@@ -148,6 +185,23 @@ class KeyStore:
                 out.append((record, tenant))
         out.sort(key=lambda pair: pair[0].created_at)
         return out
+
+    def get_for(self, tenant_id: str, api_key: str) -> ApiKey:
+        """A key of this tenant; another tenant's key answers exactly like an unknown one."""
+        raw = None
+        if 0 < len(api_key) <= 128:
+            with redis_errors():
+                raw = self._r.get(self._k.api_key(api_key))
+        record = None if raw is None else _dec_key.decode(raw)
+        if record is None or record.tenant_id != tenant_id:
+            raise ApiKeyNotFound(f"api key {api_key[:64]!r} not found")
+        return record
+
+    def revoke_for(self, tenant_id: str, api_key: str) -> None:
+        """Revoke one of the tenant's own keys (404 for anyone else's)."""
+        self.get_for(tenant_id, api_key)
+        if not self.revoke(api_key):
+            raise ApiKeyNotFound(f"api key {api_key[:64]!r} not found")
 
     def revoke(self, api_key: str) -> bool:
         with redis_errors():

@@ -21,9 +21,11 @@ from engine.errors import InvalidParameter, Unauthorized
 from engine.keyspace import KEYS, KeySpace
 from engine.redisio import redis_errors
 
-__all__ = ["IssuedToken", "TokenClaims", "TokenSigner", "validate_identity"]
+__all__ = ["UPLOAD_SCOPE", "IssuedToken", "TokenClaims", "TokenSigner", "validate_identity", "validate_scopes"]
 
 PREFIX = "et_"
+UPLOAD_SCOPE = "voice-api.upload_recording"
+"""The seed's name for the one thing an upload token may do; the only scope a token can carry."""
 _IDENTITY = re.compile(r"[^\x00-\x1f\x7f-\x9f]{1,128}")
 
 
@@ -50,10 +52,22 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def validate_identity(identity: object) -> str:
+def validate_identity(identity: object, name: str = "identity") -> str:
     if not isinstance(identity, str) or not _IDENTITY.fullmatch(identity):
-        raise InvalidParameter("identity must be a string of 1-128 characters without control characters")
+        raise InvalidParameter(f"{name} must be a string of 1-128 characters without control characters")
     return identity
+
+
+def validate_scopes(scopes: object) -> list[str]:
+    """The seed's `scopes`: a non-empty list of known scopes (today only the upload scope)."""
+    if scopes is None:
+        return [UPLOAD_SCOPE]
+    if not isinstance(scopes, list) or not scopes or not all(isinstance(s, str) for s in scopes):
+        raise InvalidParameter(f"scopes must be a non-empty list of strings, e.g. [{UPLOAD_SCOPE!r}]")
+    unknown = sorted({s for s in scopes if s != UPLOAD_SCOPE})
+    if unknown:
+        raise InvalidParameter(f"scopes: unknown scope {unknown[0][:64]!r}; the only scope is {UPLOAD_SCOPE!r}")
+    return [UPLOAD_SCOPE]
 
 
 class TokenSigner:

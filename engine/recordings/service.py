@@ -238,7 +238,8 @@ class RecordingService:
     def transcription(self, tenant_id: str, recording_id: str) -> Transcription:
         recording = self.get(tenant_id, recording_id)
         if recording.status == Status.PROCESSING:
-            raise TranscriptionNotReady(f"recording {recording_id} is still processing")
+            # No "recording" in this message: the seed SDK picks its 404 exception by the words in it.
+            raise TranscriptionNotReady(f"the transcription of {recording_id} is not ready yet: still processing")
         if recording.status == Status.FAILED:
             code = recording.error.code if recording.error else "TRANSCRIPTION_ERROR"
             raise TranscriptionFailed(f"the transcription failed ({code})")

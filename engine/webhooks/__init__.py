@@ -1,6 +1,9 @@
 """Webhooks: signed with at-least-once delivery (Standard Webhooks).
 
-- Endpoints belong to a tenant; their `whsec_` secret (32 random bytes) is shown only at creation.
+- Endpoints belong to a tenant; their `whsec_` secret (32 random bytes, or the caller's own) is
+  shown only at creation. Each endpoint names its `signature_scheme`: `standard` (Standard Webhooks
+  headers) or `vocafuse` (those, plus the seed's `X-VocaFuse-Signature` over a body that also
+  carries the seed's event name); the seed's event names are accepted as aliases.
 - An event is created once per recording outcome with a deterministic id, so a job that runs twice
   publishes the same event (same `webhook-id`) rather than a second one; receivers dedupe on it.
 - Each delivery is one actor message (endpoint id, event id, attempt). An attempt is recorded

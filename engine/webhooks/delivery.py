@@ -13,12 +13,19 @@ from engine.clock import from_ms, to_ms, utc_now
 from engine.errors import ServiceUnavailable
 from engine.ops.metrics import JobMetrics
 from engine.outbound.guard import Network, TargetRefused, pin
-from engine.webhooks.models import TIMEOUT_S, Attempt, Endpoint, EventType
+from engine.webhooks.models import TIMEOUT_S, Attempt, Endpoint, EventType, seed_event_name
 from engine.webhooks.publisher import EnqueueDelivery
-from engine.webhooks.signing import sign
+from engine.webhooks.signing import sign, sign_vocafuse
 from engine.webhooks.store import WebhookStore
 
-__all__ = ["Deliverer"]
+__all__ = ["Deliverer", "seed_body"]
+
+
+def seed_body(body: bytes, event_type: str) -> bytes:
+    """The event as the seed's receivers read it: the same JSON with a top-level `event` key first
+    (the seed's name, `recording.completed`). The same stored event gives the same bytes every time."""
+    payload = msgspec.json.decode(body)
+    return msgspec.json.encode({"event": seed_event_name(event_type), **payload})
 
 
 class Deliverer:
@@ -48,7 +55,7 @@ class Deliverer:
             return None  # deleted, disabled or expired: nothing to do
         event_type = msgspec.json.decode(body, type=EventType).type
         started = time.perf_counter()
-        status_code, error = self._post(endpoint, event_id, body)
+        status_code, error = self._post(endpoint, event_id, event_type, body)
         success = status_code is not None and 200 <= status_code < 300
         retry_in = None
         if status_code == 410:
@@ -77,9 +84,11 @@ class Deliverer:
             self._enqueue(endpoint.id, event_id, attempt + 1, retry_in * 1000)
         return record
 
-    def _post(self, endpoint: Endpoint, event_id: str, body: bytes) -> tuple[int | None, str | None]:
+    def _post(self, endpoint: Endpoint, event_id: str, event_type: str, body: bytes) -> tuple[int | None, str | None]:
         msg_id = "msg_" + event_id.removeprefix("evt_")
         timestamp = int(time.time())
+        if endpoint.signature_scheme == "vocafuse":
+            body = seed_body(body, event_type)
         headers = {
             "content-type": "application/json",
             "user-agent": "Earshot-Webhooks/1",
@@ -87,6 +96,10 @@ class Deliverer:
             "webhook-timestamp": str(timestamp),
             "webhook-signature": sign(endpoint.secret, msg_id, timestamp, body),
         }
+        if endpoint.signature_scheme == "vocafuse":
+            headers["x-vocafuse-signature"] = sign_vocafuse(endpoint.secret, body)
+            headers["x-vocafuse-timestamp"] = str(timestamp)
+            headers["x-vocafuse-event"] = seed_event_name(event_type)
         try:
             target = pin(endpoint.url, allow_private=self._allow_private, allowed=self._allowed)
         except TargetRefused as exc:

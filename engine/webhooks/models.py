@@ -13,16 +13,27 @@ from engine.outbound.guard import Network, is_public, permitted
 from engine.recordings.views import RecordingOut
 
 __all__ = [
+    "EVENT_ALIASES",
     "EVENT_TYPES",
+    "SIGNATURE_SCHEMES",
     "Attempt",
     "Endpoint",
     "Event",
     "EventData",
     "TranscriptionSummary",
+    "canonical_event",
+    "seed_event_name",
     "validate_endpoint",
+    "validate_scheme",
+    "validate_secret",
 ]
 
 EVENT_TYPES: tuple[str, ...] = ("recording.transcribed", "recording.failed")
+EVENT_ALIASES: dict[str, str] = {"recording.completed": "recording.transcribed"}
+"""The seed's event names, accepted on endpoints and matched as the event they name."""
+SIGNATURE_SCHEMES: tuple[str, ...] = ("standard", "vocafuse")
+"""`standard`: Standard Webhooks headers only. `vocafuse`: those plus the seed's `X-VocaFuse-Signature`."""
+MIN_SECRET, MAX_SECRET = 16, 128
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 TIMEOUT_S = 10.0
 MAX_ENDPOINTS = 50
@@ -41,6 +52,7 @@ class Endpoint(msgspec.Struct, kw_only=True):
     created_at: datetime
     disabled: bool = False
     disabled_reason: str | None = None
+    signature_scheme: str = "standard"
 
 
 class Attempt(msgspec.Struct, kw_only=True):
@@ -86,13 +98,52 @@ def validate_endpoint(
     literal = host[1:-1] if host.startswith("[") else host.rsplit(":", 1)[0]
     if _is_ip(literal) and not permitted(literal, allow_private=allow_private, allowed=allowed):
         raise InvalidParameter("url points to a private or loopback address, which is not allowed")
-    events = payload.get("events", list(EVENT_TYPES))
-    if not isinstance(events, list) or not events or not all(isinstance(e, str) and e in EVENT_TYPES for e in events):
-        raise InvalidParameter(f"events must be a non-empty list of {', '.join(EVENT_TYPES)}")
+    events = _events(payload.get("events", list(EVENT_TYPES)))
     description = payload.get("description")
     if description is not None and (not isinstance(description, str) or len(description) > 256):
         raise InvalidParameter("description must be a string of at most 256 characters")
-    return url, sorted(set(events), key=EVENT_TYPES.index), description
+    return url, events, description
+
+
+def canonical_event(name: str) -> str:
+    return EVENT_ALIASES.get(name, name)
+
+
+def seed_event_name(event_type: str) -> str:
+    """The seed's name for one of our event types (`recording.transcribed` → `recording.completed`)."""
+    return next((alias for alias, ours in EVENT_ALIASES.items() if ours == event_type), event_type)
+
+
+def _events(events: object) -> list[str]:
+    """The names as the caller gave them (the seed's aliases included), one per event, in our order."""
+    known = (*EVENT_TYPES, *EVENT_ALIASES)
+    if not isinstance(events, list) or not events or not all(isinstance(e, str) and e in known for e in events):
+        raise InvalidParameter(f"events must be a non-empty list of {', '.join(known)}")
+    first: dict[str, str] = {}
+    for name in events:
+        first.setdefault(canonical_event(name), name)
+    return [first[t] for t in EVENT_TYPES if t in first]
+
+
+def validate_secret(secret: object) -> str | None:
+    """A caller-chosen signing secret: 16-128 printable characters, no spaces. None: generate one."""
+    if secret is None:
+        return None
+    if (
+        not isinstance(secret, str)
+        or not MIN_SECRET <= len(secret) <= MAX_SECRET
+        or not all(33 <= ord(c) <= 126 for c in secret)
+    ):
+        raise InvalidParameter(f"secret must be {MIN_SECRET}-{MAX_SECRET} printable ASCII characters without spaces")
+    return secret
+
+
+def validate_scheme(scheme: object, default: str = "standard") -> str:
+    if scheme is None:
+        return default
+    if scheme not in SIGNATURE_SCHEMES:
+        raise InvalidParameter(f"signature_scheme must be one of {', '.join(SIGNATURE_SCHEMES)}")
+    return str(scheme)
 
 
 def _is_ip(text: str) -> bool:

@@ -11,7 +11,7 @@ from engine.clock import utc_now
 from engine.recordings.model import Recording, Status
 from engine.recordings.transcripts import Transcription
 from engine.recordings.views import recording_out
-from engine.webhooks.models import EVENT_NS, Event, EventData, TranscriptionSummary
+from engine.webhooks.models import EVENT_NS, Event, EventData, TranscriptionSummary, canonical_event
 from engine.webhooks.store import WebhookStore
 
 __all__ = ["EnqueueDelivery", "EventPublisher", "event_id_for"]
@@ -42,7 +42,11 @@ class EventPublisher:
         event_id = event_id_for(recording)
         if self._store.is_published(event_id):
             return event_id
-        targets = [e for e in self._store.for_tenant(recording.tenant_id) if event_type in e.events and not e.disabled]
+        targets = [
+            e
+            for e in self._store.for_tenant(recording.tenant_id)
+            if event_type in {canonical_event(name) for name in e.events} and not e.disabled
+        ]
         if targets:
             summary = None
             if transcription is not None:

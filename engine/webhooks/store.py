@@ -37,15 +37,26 @@ class WebhookStore:
     def _tenant(self, tenant_id: str) -> str:
         return self._k.tenant_webhooks(tenant_id)
 
-    def create(self, tenant_id: str, url: str, events: list[str], description: str | None) -> Endpoint:
+    def create(
+        self,
+        tenant_id: str,
+        url: str,
+        events: list[str],
+        description: str | None,
+        *,
+        secret: str | None = None,
+        signature_scheme: str = "standard",
+    ) -> Endpoint:
+        """A new endpoint; `secret` None generates a `whsec_` one (the caller may choose its own)."""
         endpoint = Endpoint(
             id=str(uuid.uuid4()),
             tenant_id=tenant_id,
             url=url,
             events=events,
             description=description,
-            secret=SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode(),
+            secret=secret or SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode(),
             created_at=utc_now(),
+            signature_scheme=signature_scheme,
         )
         with redis_errors():
             if self._r.zcard(self._tenant(tenant_id)) >= MAX_ENDPOINTS:
@@ -81,6 +92,22 @@ class WebhookStore:
             ids = self._r.zrange(self._tenant(tenant_id), 0, -1)
             raws = self._r.mget([self._ep(text_of(i)) for i in ids]) if ids else []
         return [_dec_endpoint.decode(r) for r in raws if r is not None]
+
+    def update(self, tenant_id: str, endpoint_id: str, **changes: object) -> Endpoint:
+        """Replace some of an endpoint's fields (url, events, description, secret, signature_scheme).
+
+        An update also re-enables an endpoint that a `410 Gone` disabled: its owner has looked at it."""
+        allowed = {"url", "events", "description", "secret", "signature_scheme"}
+        if not set(changes) <= allowed:
+            raise ValueError(f"cannot update {sorted(set(changes) - allowed)}")
+        endpoint = self.get_for(tenant_id, endpoint_id)
+        updated = msgspec.structs.replace(endpoint, **changes, disabled=False, disabled_reason=None)
+        if self._backup is not None:
+            self._backup.save("webhooks", endpoint.id, updated)
+        with redis_errors():
+            if not self._r.set(self._ep(endpoint.id), _enc.encode(updated), xx=True):
+                raise WebhookNotFound(f"webhook {endpoint_id[:64]!r} not found")
+        return updated
 
     def delete(self, tenant_id: str, endpoint_id: str) -> None:
         endpoint = self.get_for(tenant_id, endpoint_id)

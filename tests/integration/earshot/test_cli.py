@@ -37,6 +37,11 @@ def test_keys_create_list_and_revoke(settings: Settings, backends: object) -> No
 
     again = json.loads(earshot("keys", "create", "--tenant", "acme", "--json", env=env).stdout)
     assert again["tenant_id"] == issued["tenant_id"]  # same tenant, a second key
+    assert issued["bearer"] == f"{issued['api_key']}:{issued['api_secret']}"
+    plain = earshot("keys", "create", "--tenant", "acme", env=env).stdout
+    bearer = next(line.split()[1] for line in plain.splitlines() if line.startswith("bearer"))
+    pair = bearer.split(":")
+    assert keys.authenticate(pair[0], pair[1]) == issued["tenant_id"]
 
     listed = earshot("keys", "list", "--tenant", "acme", env=env)
     assert issued["api_key"] in listed.stdout and again["api_key"] in listed.stdout

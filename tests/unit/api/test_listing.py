@@ -65,7 +65,12 @@ def test_each_recording_status_can_be_filtered_on(status: str) -> None:
     assert parse(status=status).query.status == Status(status)
 
 
-@pytest.mark.parametrize("status", ["done", "PROCESSING", "", "completed"])
+def test_the_seeds_completed_is_an_alias_of_transcribed() -> None:
+    params = parse(status="completed")
+    assert params.query.status == Status.TRANSCRIBED and params.filters == {"status": "completed"}
+
+
+@pytest.mark.parametrize("status", ["done", "PROCESSING", "", "Completed"])
 def test_any_other_status_is_rejected_naming_status(status: str) -> None:
     with pytest.raises(InvalidParameter, match="status"):
         parse(status=status)

@@ -23,6 +23,9 @@ SPEC_STATUS: dict[type[errors.EarshotError], int] = {
     errors.TranscriptionNotReady: 404,
     errors.TranscriptionFailed: 404,
     errors.WebhookNotFound: 404,
+    errors.ApiKeyNotFound: 404,
+    errors.ApiKeyInUse: 409,
+    errors.TranscriptionTimeout: 504,
     errors.ServiceUnavailable: 503,
     errors.RecordingBusy: 503,
     errors.RateLimited: 429,
@@ -47,6 +50,10 @@ SPEC_CODES = {
     "TRANSCRIPTION_FAILED",
     "WEBHOOK_NOT_FOUND",
     "SERVICE_UNAVAILABLE",
+    # The seed SDK's self-service keys (issue 13) and the OpenAI routes' bounded synchronous wait.
+    "API_KEY_NOT_FOUND",
+    "API_KEY_IN_USE",
+    "TRANSCRIPTION_TIMEOUT",
     # The spec does not list a code for 429; the reliability issue asks for per-key rate limits.
     "RATE_LIMITED",
 }

@@ -1,0 +1,293 @@
+"""OpenAI-compatible speech to text: `POST /v1/audio/transcriptions` and `/v1/audio/translations`.
+
+An adapter at the edge: the multipart body OpenAI's SDKs send (`file`, `model`, `language`,
+`prompt`, `temperature`, `response_format`, `timestamp_granularities[]`) becomes an ordinary upload
+(listed, deletable, webhooks fire; `upload_source: "openai"`), and the route waits for its job, up
+to `SYNC_WAIT_S`, to answer in the asked format. Credentials are those of every route (OpenAI
+clients send `Authorization: Bearer api_key:api_secret`); errors are in OpenAI's shape.
+
+`whisper-1` means the deployment's default model. An English-only model (`*.en`) cannot translate,
+nor transcribe another language: 400, naming the model. The workers only transcribe, so a
+translation is refused with a multilingual model too, until they learn Whisper's translate task.
+`temperature` is checked (0-1) but not used: the workers decode with their own fallback schedule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+from litestar import Controller, Request, Response, post
+
+from api.catalog import OPENAI_MODEL_ALIASES
+from api.docs import openai_errors
+from api.errors import openai_exception_handlers
+from api.uploads import check_declared_length, receive_multipart
+from engine.errors import (
+    AudioTooLong,
+    EarshotError,
+    InvalidAudio,
+    InvalidParameter,
+    TranscriptionError,
+    TranscriptionTimeout,
+)
+from engine.jobs.routing import ModelCatalog
+from engine.recordings.languages import LANGUAGES
+from engine.recordings.model import Recording, Status, new_id
+from engine.recordings.service import MAX_PROMPT_CHARS, RecordingService, UploadContext
+from engine.recordings.subtitles import FORMATS, render
+from engine.recordings.transcripts import Transcription
+from engine.settings import Settings
+
+__all__ = ["SYNC_WAIT_S", "AudioForm", "OpenAIAudioController", "english_only", "wait_for"]
+
+SYNC_WAIT_S = 300.0
+"""How long a request waits for its transcription; then 504 TRANSCRIPTION_TIMEOUT (the recording
+goes on and can be fetched by id). Below the OpenAI SDK's default 600 s request timeout."""
+RESPONSE_FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
+GRANULARITIES = ("word", "segment")
+_FAILURES: dict[str, type[EarshotError]] = {"INVALID_AUDIO": InvalidAudio, "AUDIO_TOO_LONG": AudioTooLong}
+
+
+class OpenAIParameterError(InvalidParameter):
+    """400 INVALID_PARAMETER that also names OpenAI's `param`."""
+
+    def __init__(self, message: str, param: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+def english_only(model: str) -> bool:
+    """Whisper's English-only models are named `*.en` (tiny.en, …; also as paths and hub ids)."""
+    return model.rstrip("/").rsplit("/", 1)[-1].endswith(".en")
+
+
+@dataclass
+class AudioForm:
+    """The form fields of one request, each checked as it arrives (before the audio is stored)."""
+
+    task: str
+    default_model: str
+    models: Collection[str]
+    model: str | None = None
+    language: str | None = None
+    prompt: str | None = None
+    temperature: float = 0.0
+    response_format: str = "json"
+    granularities: set[str] = field(default_factory=set)
+
+    def check(self, name: str, value: str) -> None:
+        if name == "model":
+            self.model = self._model(value)
+        elif name == "language" and value:
+            self._language(value)
+        elif name == "prompt":
+            if len(value) > MAX_PROMPT_CHARS:
+                raise OpenAIParameterError(f"prompt is longer than {MAX_PROMPT_CHARS} characters", "prompt")
+            self.prompt = value or None
+        elif name == "temperature":
+            self.temperature = _temperature(value)
+        elif name == "response_format":
+            if value not in RESPONSE_FORMATS:
+                raise OpenAIParameterError(f"response_format must be one of {', '.join(RESPONSE_FORMATS)}", name)
+            self.response_format = value
+        elif name in ("timestamp_granularities[]", "timestamp_granularities"):
+            if value not in GRANULARITIES:
+                raise OpenAIParameterError("timestamp_granularities must be word and/or segment", name)
+            self.granularities.add(value)
+        elif name == "stream" and value.lower() == "true":
+            raise OpenAIParameterError("streaming is not supported; leave stream unset", "stream")
+
+    def _language(self, value: str) -> None:
+        if value != "auto" and value not in LANGUAGES:
+            raise OpenAIParameterError(f"language {value[:20]!r} is not an ISO 639-1 code", "language")
+        self.language = None if value == "auto" else value
+        if self.model:
+            self._compatible(self.model)
+
+    def _model(self, value: str) -> str:
+        model = self.default_model if value in OPENAI_MODEL_ALIASES else value
+        if model not in self.models:
+            raise OpenAIParameterError(
+                f"model {value[:64]!r} is not available; see GET /v1/models ({OPENAI_MODEL_ALIASES[0]} "
+                f"means the default model, {self.default_model})",
+                "model",
+            )
+        self._compatible(model)
+        return model
+
+    def fields(self) -> dict[str, str]:
+        """The upload fields of the ordinary recording this request becomes."""
+        model = self.model or self.default_model
+        self._compatible(model)
+        fields = {"model": model, "language": self.language or "auto", "word_timestamps": "true"}
+        if self.prompt:
+            fields["initial_prompt"] = self.prompt
+        return fields
+
+    def _compatible(self, model: str) -> None:
+        """400 when the model cannot do what is asked (checked again once every field is in)."""
+        if self.task == "translate":
+            why = "is English-only and cannot translate" if english_only(model) else "cannot translate here"
+            raise OpenAIParameterError(
+                f"model {model!r} {why} ({OPENAI_MODEL_ALIASES[0]} means {self.default_model}, the default); "
+                "this deployment's workers only transcribe: use /v1/audio/transcriptions",
+                "model",
+            )
+        if english_only(model) and self.language not in (None, "en"):
+            raise OpenAIParameterError(
+                f"model {model!r} is English-only; language {self.language!r} needs a multilingual model", "language"
+            )
+
+
+def _temperature(value: str) -> float:
+    try:
+        temperature = float(value)
+    except ValueError:
+        temperature = -1.0
+    if not 0.0 <= temperature <= 1.0:
+        raise OpenAIParameterError("temperature must be a number from 0 to 1", "temperature")
+    return temperature
+
+
+async def wait_for(service: RecordingService, tenant_id: str, recording_id: str, timeout_s: float) -> Recording:
+    """The recording once its job has finished (transcribed or failed), polling the index."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.05
+    while True:
+        recording = await asyncio.to_thread(service.get, tenant_id, recording_id)
+        if recording.status != Status.PROCESSING:
+            return recording
+        if time.monotonic() >= deadline:
+            raise TranscriptionTimeout(
+                f"the transcription did not finish within {timeout_s:g} s; it goes on as recording "
+                f"{recording_id}: GET /v1/recordings/{recording_id}/transcription"
+            )
+        await asyncio.sleep(delay)
+        delay = min(delay * 1.5, 0.5)
+
+
+def _failure(recording: Recording) -> EarshotError:
+    code = recording.error.code if recording.error else "TRANSCRIPTION_ERROR"
+    message = recording.error.message if recording.error else "the transcription failed"
+    return _FAILURES.get(code, TranscriptionError)(f"{message} (recording {recording.id})")
+
+
+def _segments(t: Transcription, temperature: float) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": s.id,
+            "seek": int(s.start * 100),
+            "start": s.start,
+            "end": s.end,
+            "text": s.text,
+            "tokens": [],
+            "temperature": temperature,
+            "avg_logprob": s.avg_logprob,
+            "compression_ratio": getattr(s, "compression_ratio", None) or 0.0,
+            "no_speech_prob": s.no_speech_prob,
+        }
+        for s in t.segments
+    ]
+
+
+def answer(t: Transcription, form: AudioForm) -> Response[Any]:
+    """The transcript in OpenAI's `response_format`."""
+    if form.response_format in FORMATS:
+        return Response(render(t, form.response_format), media_type=FORMATS[form.response_format])
+    usage = {"type": "duration", "seconds": t.duration_seconds or 0.0}
+    if form.response_format == "json":
+        return Response({"text": t.text, "usage": usage})
+    body: dict[str, Any] = {
+        "task": form.task,
+        "language": t.language or t.language_code or "",
+        "duration": t.duration_seconds or 0.0,
+        "text": t.text,
+    }
+    if not form.granularities or "segment" in form.granularities:
+        body["segments"] = _segments(t, form.temperature)
+    if "word" in form.granularities:
+        body["words"] = [{"word": w.word.strip(), "start": w.start, "end": w.end} for w in t.words]
+    body["usage"] = usage
+    return Response(body)
+
+
+async def _run(
+    task: str,
+    request: Request[Any, Any, Any],
+    tenant_id: str,
+    service: RecordingService,
+    settings: Settings,
+    catalog: ModelCatalog,
+) -> Response[Any]:
+    check_declared_length(request.headers.get("content-length"), settings.max_upload_bytes)
+    form = AudioForm(task=task, default_model=settings.model, models=await asyncio.to_thread(catalog.names))
+    ctx = UploadContext(
+        tenant_id=tenant_id,
+        client_ip=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+        upload_source="openai",
+    )
+    recording_id = new_id()
+    received = await receive_multipart(
+        request.stream(),
+        request.headers.get("content-type"),
+        storage=service.storage,
+        key_for=lambda ext: service.upload_key(ctx, recording_id, ext),
+        limit=service.max_upload_bytes,
+        check_field=form.check,
+    )
+    try:
+        received.fields = form.fields()
+    except EarshotError:
+        await asyncio.to_thread(service.storage.delete, received.key)
+        raise
+    await asyncio.to_thread(service.register_upload, ctx, recording_id, received)
+    recording = await wait_for(service, tenant_id, recording_id, SYNC_WAIT_S)
+    if recording.status == Status.FAILED:
+        raise _failure(recording)
+    return answer(await asyncio.to_thread(service.transcription, tenant_id, recording_id), form)
+
+
+_ERRORS = openai_errors(
+    "INVALID_PARAMETER", "EMPTY_FILE", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "TRANSCRIPTION_TIMEOUT"
+)
+
+
+class OpenAIAudioController(Controller):
+    path = "/v1/audio"
+    tags = ["openai"]
+    exception_handlers = openai_exception_handlers  # type: ignore[assignment]
+
+    @post("/transcriptions", status_code=200, request_max_body_size=None, responses=_ERRORS)
+    async def transcriptions(
+        self,
+        request: Request[Any, Any, Any],
+        tenant_id: str,
+        service: RecordingService,
+        settings: Settings,
+        catalog: ModelCatalog,
+    ) -> Response[Any]:
+        """OpenAI's `audio.transcriptions.create`: multipart `file` and `model` (`whisper-1` or a
+        name from GET /v1/models), optional `language`, `prompt`, `temperature`, `response_format`
+        (json, text, srt, vtt, verbose_json) and `timestamp_granularities[]` (word, segment).
+
+        Answered when the transcription is done (504 TRANSCRIPTION_TIMEOUT after 300 s); the
+        recording is an ordinary one. Errors in OpenAI's shape."""
+        return await _run("transcribe", request, tenant_id, service, settings, catalog)
+
+    @post("/translations", status_code=200, request_max_body_size=None, responses=_ERRORS)
+    async def translations(
+        self,
+        request: Request[Any, Any, Any],
+        tenant_id: str,
+        service: RecordingService,
+        settings: Settings,
+        catalog: ModelCatalog,
+    ) -> Response[Any]:
+        """OpenAI's `audio.translations.create`: the same form, speech in any language to English
+        text. English-only models (tiny.en) cannot translate: 400 naming the model."""
+        return await _run("translate", request, tenant_id, service, settings, catalog)

@@ -1,0 +1,209 @@
+"""api.openai_compat and the OpenAI error shape: form checks, the bounded wait, the formats."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from litestar import get
+from litestar.testing import create_test_client
+
+from api.errors import openai_exception_handlers
+from api.openai_compat import AudioForm, OpenAIParameterError, answer, english_only, wait_for
+from engine import errors
+from engine.recordings.model import Recording, RecordingError, Status
+from engine.recordings.transcripts import Segment, Transcription, Word
+
+NOW = datetime(2025, 10, 6, tzinfo=UTC)
+
+
+def form(task: str = "transcribe", **fields: str) -> AudioForm:
+    f = AudioForm(task=task, default_model="tiny.en", models={"tiny.en", "small"})
+    for name, value in fields.items():
+        f.check(name, value)
+    return f
+
+
+def test_whisper_1_means_the_default_model_and_the_fields_make_an_ordinary_upload() -> None:
+    f = form(model="whisper-1", language="en", prompt="Kennedy")
+    assert f.fields() == {"model": "tiny.en", "language": "en", "word_timestamps": "true", "initial_prompt": "Kennedy"}
+    assert form(model="small", language="de").fields()["model"] == "small"
+    assert form().fields()["language"] == "auto"
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"model": "whisper-2"}, "model"),
+        ({"language": "klingon"}, "language"),
+        ({"model": "tiny.en", "language": "de"}, "language"),
+        ({"temperature": "hot"}, "temperature"),
+        ({"temperature": "-0.1"}, "temperature"),
+        ({"response_format": "xml"}, "response_format"),
+        ({"timestamp_granularities[]": "char"}, "timestamp_granularities[]"),
+        ({"stream": "true"}, "stream"),
+        ({"prompt": "p" * 2001}, "prompt"),
+    ],
+)
+def test_a_bad_field_is_refused_as_it_arrives_naming_the_parameter(fields: dict[str, str], param: str) -> None:
+    with pytest.raises(OpenAIParameterError) as refused:
+        form(**fields)
+    assert refused.value.param == param and refused.value.code == "INVALID_PARAMETER"
+
+
+def test_an_english_only_model_cannot_translate_and_the_error_names_it() -> None:
+    with pytest.raises(OpenAIParameterError) as refused:
+        form("translate", model="whisper-1")
+    assert "'tiny.en' is English-only" in refused.value.message and refused.value.param == "model"
+    # Without a model field, the default is checked once every field is in.
+    with pytest.raises(OpenAIParameterError):
+        form("translate").fields()
+
+
+def test_model_names_ending_in_dot_en_are_english_only() -> None:
+    assert (
+        english_only("tiny.en") and english_only("/models/base.en/") and english_only("Systran/faster-whisper-small.en")
+    )
+    assert not english_only("small") and not english_only("large-v3")
+
+
+def transcription() -> Transcription:
+    return Transcription(
+        id="t1",
+        recording_id="r1",
+        tenant_id="x",
+        text="And so my fellow Americans",
+        confidence=0.9,
+        language="english",
+        language_code="en",
+        language_probability=1.0,
+        model="tiny.en",
+        device="cpu",
+        compute_type="int8",
+        processing_duration_ms=5,
+        duration_seconds=2.5,
+        words=[
+            Word(word=" And", start=0.0, end=0.4, confidence=0.9),
+            Word(word=" so", start=0.4, end=0.8, confidence=0.8),
+        ],
+        segments=[
+            Segment(id=0, start=0.0, end=2.5, text="And so my fellow Americans", avg_logprob=-0.2, no_speech_prob=0.01)
+        ],
+        created_at=NOW,
+        updated_at=NOW,
+    )
+
+
+def test_json_is_text_and_usage() -> None:
+    response = answer(transcription(), form())
+    assert response.content == {"text": "And so my fellow Americans", "usage": {"type": "duration", "seconds": 2.5}}
+
+
+def test_verbose_json_has_words_only_when_asked_and_segments_in_openais_fields() -> None:
+    words = answer(transcription(), form(response_format="verbose_json", **{"timestamp_granularities[]": "word"}))
+    assert words.content["words"] == [
+        {"word": "And", "start": 0.0, "end": 0.4},
+        {"word": "so", "start": 0.4, "end": 0.8},
+    ]
+    assert "segments" not in words.content and words.content["language"] == "english"
+    plain = answer(transcription(), form(response_format="verbose_json", temperature="0.2"))
+    assert "words" not in plain.content and plain.content["task"] == "transcribe"
+    segment = plain.content["segments"][0]
+    assert set(segment) == {
+        "id",
+        "seek",
+        "start",
+        "end",
+        "text",
+        "tokens",
+        "temperature",
+        "avg_logprob",
+        "compression_ratio",
+        "no_speech_prob",
+    }
+    assert segment["temperature"] == 0.2
+
+
+@pytest.mark.parametrize(
+    ("fmt", "start"), [("text", "And so"), ("srt", "1\n00:00:00,000 --> 00:00:02,500"), ("vtt", "WEBVTT")]
+)
+def test_text_and_subtitles_are_plain_strings(fmt: str, start: str) -> None:
+    response = answer(transcription(), form(response_format=fmt))
+    assert isinstance(response.content, str) and response.content.startswith(start)
+
+
+class SlowService:
+    """`get` answers `processing` a number of times, then the final recording."""
+
+    def __init__(self, polls: int, final: Recording) -> None:
+        self.polls = polls
+        self.final = final
+
+    def get(self, tenant_id: str, recording_id: str) -> Recording:
+        self.polls -= 1
+        if self.polls > 0:
+            return Recording(id=recording_id, tenant_id=tenant_id, s3_key="k", s3_bucket="b")
+        return self.final
+
+
+def test_the_wait_returns_the_finished_recording() -> None:
+    failed = Recording(
+        id="r1",
+        tenant_id="t",
+        s3_key="k",
+        s3_bucket="b",
+        status=Status.FAILED,
+        error=RecordingError(code="INVALID_AUDIO", message="not audio"),
+    )
+    service: Any = SlowService(3, failed)
+    assert asyncio.run(wait_for(service, "t", "r1", 5)) is failed
+
+
+def test_the_wait_is_bounded_and_says_where_the_recording_goes_on() -> None:
+    service: Any = SlowService(10**9, Recording(id="r1", tenant_id="t", s3_key="k", s3_bucket="b"))
+    with pytest.raises(errors.TranscriptionTimeout) as timed_out:
+        asyncio.run(wait_for(service, "t", "r1", 0.2))
+    assert "/v1/recordings/r1/transcription" in timed_out.value.message
+
+
+@pytest.mark.parametrize(
+    ("exc", "status", "code", "param", "kind"),
+    [
+        (errors.Unauthorized(), 401, "invalid_api_key", None, "invalid_request_error"),
+        (
+            OpenAIParameterError("model 'x' is not available", "model"),
+            400,
+            "invalid_parameter",
+            "model",
+            "invalid_request_error",
+        ),
+        (errors.EmptyFile(), 400, "empty_file", "file", "invalid_request_error"),
+        (errors.InvalidAudio("not audio"), 400, "invalid_audio", "file", "invalid_request_error"),
+        (errors.TranscriptionError(), 500, "transcription_error", None, "server_error"),
+        (errors.TranscriptionTimeout(), 504, "transcription_timeout", None, "server_error"),
+        (errors.RateLimited(retry_after=7), 429, "rate_limited", None, "requests"),
+        (RuntimeError("internals"), 500, "internal_error", None, "server_error"),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, Exception) else str(v),
+)
+def test_errors_on_the_openai_routes_are_in_openais_shape(
+    exc: Exception, status: int, code: str, param: str | None, kind: str
+) -> None:
+    @get("/boom", sync_to_thread=False)
+    def boom() -> None:
+        raise exc
+
+    with create_test_client([boom], exception_handlers=openai_exception_handlers) as client:  # type: ignore[arg-type]
+        response = client.get("/boom")
+
+    assert response.status_code == status
+    error = response.json()["error"]
+    assert (error["code"], error["param"], error["type"]) == (code, param, kind)
+    assert error["message"] and "internals" not in error["message"]
+    assert (response.headers.get("x-should-retry") == "false") == (status in (500, 504))
+    if status == 401:
+        assert response.headers["www-authenticate"].startswith("Bearer")
+    if status == 429:
+        assert response.headers["retry-after"] == "7"
