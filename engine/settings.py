@@ -24,6 +24,8 @@ CLIENT_VARS = frozenset({"EARSHOT_URL", "EARSHOT_API_KEY", "EARSHOT_API_SECRET"}
 """Read by clients (curl examples, the Python client), not by the server: ignored here."""
 
 GiB = 1024**3
+CPU_WINDOW_BATCH = 1
+"""Windows per model call on CPU when EARSHOT_BATCH_SIZE is 0: chosen by `python -m benchmarks.decoder_sweep`."""
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -80,27 +82,45 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
         str, Meta(description="CTranslate2 compute type; 'default' is int8 on CPU and float16 on CUDA.")
     ] = "default"
     cpu_threads: Annotated[
-        int, Meta(ge=0, description="CPU threads per worker process; 0 picks cores / processes.")
+        int,
+        Meta(
+            ge=0,
+            description="CPU threads per model call; 0 picks 1 with the window scheduler (one model thread "
+            "per core), cores / processes with sequential decoding.",
+        ),
     ] = 0
     beam_size: Annotated[int, Meta(ge=1, le=20, description="Beam size for decoding.")] = 5
     vad_filter: Annotated[bool, Meta(description="Skip non-speech with Silero VAD before decoding.")] = False
+    decoding: Annotated[
+        str,
+        Meta(
+            description="windows: the window scheduler (every recording cut into ≤30 s windows, decoded in "
+            "batches across recordings); sequential: faster-whisper's own transcribe, one recording at a time."
+        ),
+    ] = "windows"
     batch_size: Annotated[
         int,
         Meta(
             ge=0,
             le=64,
-            description="Short recordings (≤30 s) decoded in one batch; 1 is off, 0 picks 8 on CUDA and 1 on CPU.",
+            description="Windows (or, with sequential decoding, short recordings) per model call; "
+            "0 picks by device (benchmarks/README.md).",
         ),
     ] = 0
     batch_wait_ms: Annotated[
-        int, Meta(ge=0, le=5000, description="How long a short recording may wait for batch-mates, in ms.")
+        int, Meta(ge=0, le=5000, description="Sequential decoding: how long a short recording waits for batch-mates.")
     ] = 50
     batched_long: Annotated[
-        bool, Meta(description="Decode long audio with BatchedInferencePipeline (faster; see benchmarks for WER).")
+        bool,
+        Meta(description="Sequential decoding: long audio through BatchedInferencePipeline (its VAD drops speech)."),
     ] = False
     worker_processes: Annotated[
         int,
-        Meta(ge=0, description="Worker processes per `earshot worker`; 0 is one per core on CPU, one on CUDA."),
+        Meta(
+            ge=0,
+            description="Worker processes per `earshot worker`; 0 is one per core on CPU, one on CUDA "
+            "(one process owns the GPU).",
+        ),
     ] = 0
     queues: Annotated[
         str, Meta(description="Comma-separated queues a worker consumes: transcription queues and/or webhooks.")
@@ -147,6 +167,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
         # Fail at start-up, not at the first webhook or fetch that needs these.
         parse_networks(self.allowed_private_networks)
         self.retry_schedule  # noqa: B018 - validates
+        if self.decoding not in ("windows", "sequential"):
+            raise SettingsError("EARSHOT_DECODING must be windows or sequential")
         bad = [q for q in self.queue_list if not _QUEUE_NAME.fullmatch(q)]
         if bad or not self.queue_list:
             raise SettingsError(
@@ -193,19 +215,53 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
 
     @property
     def effective_worker_processes(self) -> int:
-        """Measured on 2 CPU cores (benchmarks/README.md, rows 2 and 3b): one process per core with
-        one thread each beats one process using every core by 1.36x. A GPU wants one process."""
+        """On CUDA one process owns the GPU and its batches. On CPU one process per core with one
+        model thread each: measured on 2 cores (benchmarks/README.md), one process running two model
+        threads was 17% slower than two processes, its job, queue and model threads contending for
+        one interpreter lock; with sequential decoding one process per core was 1.36x one process
+        using every core."""
         if self.worker_processes:
             return self.worker_processes
-        return 1 if self.device == "cuda" else max(1, os.cpu_count() or 1)
+        if self.device == "cuda":
+            return 1
+        return max(1, os.cpu_count() or 1)
+
+    @property
+    def model_threads(self) -> int:
+        """Threads that run the model in one worker process (CTranslate2 `inter_threads`): with the
+        window scheduler on CPU one per core, divided among the processes; else one."""
+        if self.device == "cuda" or self.decoding != "windows":
+            return 1
+        return max(1, (os.cpu_count() or 1) // self.effective_worker_processes)
+
+    def threads_per_model_call(self, processes: int) -> int:
+        """CTranslate2 `intra_threads`. Measured on 2 cores (benchmarks/decoder_sweep.py): one thread
+        per call is 1.6x faster per window than two."""
+        if self.cpu_threads:
+            return self.cpu_threads
+        if self.decoding == "windows":
+            return 1
+        return max(1, (os.cpu_count() or 1) // max(processes, 1))
 
     @property
     def effective_batch_size(self) -> int:
-        """Measured on 2 CPU cores (benchmarks/README.md): batching short clips does not pay on
-        CPU, where one process per core wins; on a GPU it is where throughput comes from."""
+        """Measured (benchmarks/README.md): on 2 CPU cores a batch of windows barely beats one at a
+        time, and short recordings batched with sequential decoding did not pay; on a GPU batching
+        is where throughput comes from."""
         if self.batch_size:
             return self.batch_size
-        return 8 if self.device == "cuda" else 1
+        if self.device == "cuda":
+            return 16 if self.decoding == "windows" else 8
+        return CPU_WINDOW_BATCH if self.decoding == "windows" else 1
+
+    @property
+    def job_threads(self) -> int:
+        """Job threads per worker process: with the window scheduler, one recording in flight per
+        window the model threads decode at once, plus one being downloaded, probed and cut (the
+        bounded look-ahead: more would only hoard jobs other processes could take)."""
+        if self.decoding == "windows":
+            return self.model_threads * self.effective_batch_size + (1 if self.device == "cuda" else 0)
+        return self.effective_batch_size
 
     @property
     def retry_schedule(self) -> list[int]:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 
 import models
 from engine.settings import Settings
 from engine.transcription.batching import BatchingTranscriber
+from engine.transcription.scheduler import WindowScheduler
 from engine.transcription.whisper import Transcriber, WhisperTranscriber
 
 __all__ = ["ModelCache", "default_cpu_threads"]
@@ -18,10 +18,8 @@ log = logging.getLogger("earshot.worker")
 
 
 def default_cpu_threads(settings: Settings, processes: int) -> int:
-    """Measured on 2 cores with tiny.en: one process per core with one thread each is fastest."""
-    if settings.cpu_threads:
-        return settings.cpu_threads
-    return max(1, (os.cpu_count() or 1) // max(processes, 1))
+    """Threads per model call (see `Settings.threads_per_model_call`)."""
+    return settings.threads_per_model_call(processes)
 
 
 class ModelCache:
@@ -42,9 +40,16 @@ class ModelCache:
                     device=self._settings.device,
                     compute_type=self._settings.compute_type,
                     cpu_threads=self._threads,
+                    num_workers=self._settings.model_threads,
                 )
                 model = whisper
-                if self._settings.effective_batch_size > 1:
+                if self._settings.decoding == "windows":
+                    model = WindowScheduler(
+                        whisper,
+                        batch_size=self._settings.effective_batch_size,
+                        model_threads=self._settings.model_threads,
+                    )
+                elif self._settings.effective_batch_size > 1:
                     model = BatchingTranscriber(
                         whisper,
                         batch_size=self._settings.effective_batch_size,

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from types import FrameType
 
 import dramatiq
+import msgspec
 import redis
 
 from engine.backends import Backends
@@ -28,6 +29,7 @@ from engine.ops.logs import setup_logging
 from engine.ops.metrics import JobMetrics
 from engine.recordings.model import Recording
 from engine.settings import Settings
+from engine.transcription.device import cuda_problem, resolve_device
 from engine.transcription.whisper import Transcriber
 from engine.webhooks.delivery import Deliverer
 from engine.webhooks.publisher import EventPublisher
@@ -42,6 +44,10 @@ log = logging.getLogger("earshot.worker")
 def serve(settings: Settings, *, processes: int = 1, stop: threading.Event | None = None) -> int:
     """One worker process: load the model, consume the queues until SIGTERM/SIGINT or `stop`."""
     setup_logging(settings.log_level, "worker")
+    usable = _usable_device(settings)
+    if usable is None:
+        return 2
+    settings = usable
     stop = stop or threading.Event()
     _on_signals(lambda: stop.set())
     backends = Backends.connect(settings)
@@ -71,6 +77,22 @@ def serve(settings: Settings, *, processes: int = 1, stop: threading.Event | Non
     broker.close()
     backends.close()
     return 0
+
+
+def _usable_device(settings: Settings) -> Settings | None:
+    """Resolve `auto`; on `cuda`, refuse to start (saying what is missing) rather than fail every job."""
+    if WEBHOOK_QUEUE in settings.queue_list and len(settings.queue_list) == 1:
+        return settings  # a webhook-only worker loads no model
+    device = resolve_device(settings.device)
+    if device != settings.device:
+        log.info("device resolved", extra={"device": device})
+        settings = msgspec.structs.replace(settings, device=device)
+    problem = cuda_problem() if device == "cuda" else None
+    if problem is not None:
+        log.error("the CUDA worker cannot start", extra={"reason": problem})
+        print(f"earshot worker: {problem}", file=sys.stderr)
+        return None
+    return settings
 
 
 def _job(
@@ -119,10 +141,10 @@ def _transcription_worker(
         jobs.enqueue_transcription(recording.id, catalog.queue_for_recording(recording))
 
     _background("earshot-sweeper", _sweep_forever, backends, locks, requeue, settings.job_stale_s, stop)
-    # With batching, enough job threads to fill a batch (they download, probe and decode in
-    # parallel; the model runs one batch at a time). Without, one: the model uses the cores.
+    # Job threads download, probe and decode in parallel while the model runs one batch at a time
+    # (see Settings.job_threads).
     # worker_timeout is how long an idle consumer waits between polls: it adds to idle latency.
-    return dramatiq.Worker(broker, queues=queues, worker_threads=settings.effective_batch_size, worker_timeout=100)
+    return dramatiq.Worker(broker, queues=queues, worker_threads=settings.job_threads, worker_timeout=100)
 
 
 def _background(name: str, target: Callable[..., None], *args: object) -> None:

@@ -33,7 +33,13 @@ from engine.recordings.transcripts import Transcription, weighted_confidence
 from engine.settings import Settings
 from engine.storage.protocol import Storage
 from engine.transcription import audio
-from engine.transcription.whisper import TranscribeOptions, Transcriber, TranscriptResult, segment_confidence
+from engine.transcription.whisper import (
+    StreamingTranscriber,
+    TranscribeOptions,
+    Transcriber,
+    TranscriptResult,
+    segment_confidence,
+)
 from engine.webhooks.publisher import EventPublisher
 
 __all__ = ["TranscriptionJob", "transcription_id_for"]
@@ -92,18 +98,17 @@ class TranscriptionJob:
         probed = None if fetched is None else self._probe(fetched, path)
         if probed is None:
             return None
-        samples = self._decode(path)
         features = probed.features or Features(model=self._settings.model)
         transcriber = self._transcriber_for(features.model)
         options = self._options(features)
         log.info(
             "transcribing",
-            extra={"recording_id": probed.id, "tenant_id": probed.tenant_id, "audio_s": _seconds(samples)},
+            extra={"recording_id": probed.id, "tenant_id": probed.tenant_id, "audio_s": probed.duration_seconds},
         )
         started = time.perf_counter()
-        result = self._run_model(probed, transcriber, samples, options)
+        result = self._run_model(probed, transcriber, path, options)
         elapsed_ms = int((time.perf_counter() - started) * 1000)
-        transcription = self._document(probed, transcriber, options, result, _seconds(samples), elapsed_ms)
+        transcription = self._document(probed, transcriber, options, result, result.duration, elapsed_ms)
         return self._store(probed, transcription, transcriber.name)
 
     def _obtain_audio(self, recording: Recording, path: Path) -> Recording | None:
@@ -155,10 +160,16 @@ class TranscriptionJob:
         )
 
     def _run_model(
-        self, recording: Recording, transcriber: Transcriber, samples: NDArray[np.float32], options: TranscribeOptions
+        self, recording: Recording, transcriber: Transcriber, path: Path, options: TranscribeOptions
     ) -> TranscriptResult:
+        """Decode the audio and run the model: as a stream of blocks where the transcriber takes
+        one (the window scheduler: memory flat in audio length), else whole."""
+        progress = self._progress_reporter(recording)
         try:
-            return transcriber.transcribe(samples, options, self._progress_reporter(recording))
+            if isinstance(transcriber, StreamingTranscriber):
+                blocks = audio.decode_stream(path, max_seconds=self._settings.max_audio_seconds)
+                return transcriber.transcribe_stream(blocks, options, progress, recording.duration_seconds)
+            return transcriber.transcribe(self._decode(path), options, progress)
         except (RuntimeError, ValueError, MemoryError) as exc:
             log.exception("model failed", extra={"recording_id": recording.id})
             raise TranscriptionError(f"the model failed: {type(exc).__name__}") from None

@@ -1,9 +1,11 @@
-"""Probing and decoding with ffmpeg (through ffmpeg-python): what the file is, and its samples."""
+"""Probing with ffprobe (through ffmpeg-python): what the file is; decoding with FFmpeg's libraries
+in process (PyAV): its samples, as a stream."""
 
 from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +13,9 @@ import ffmpeg
 import msgspec
 import numpy as np
 
-from engine.errors import InvalidAudio
+from engine.errors import AudioTooLong, InvalidAudio
 
-__all__ = ["SAMPLE_RATE", "AudioInfo", "decode", "probe"]
+__all__ = ["SAMPLE_RATE", "AudioInfo", "decode", "decode_stream", "probe"]
 
 SAMPLE_RATE = 16000
 PROBE_TIMEOUT_S = 120
@@ -68,25 +70,90 @@ def probe(path: Path) -> AudioInfo:
 
 
 def decode(path: Path, max_seconds: float | None = None) -> np.ndarray[Any, np.dtype[np.float32]]:
-    """Decode the first audio stream to 16 kHz mono float32, as Whisper wants it.
+    """Decode the first audio stream to 16 kHz mono float32, as Whisper wants it (whole, for
+    sequential decoding; `decode_stream` gives the same samples block by block)."""
+    return np.concatenate(list(decode_stream(path, max_seconds=max_seconds)))
 
-    With `max_seconds`, ffmpeg stops a little past it: a file whose header hides its length (a
-    browser's webm has none) cannot make the decode outgrow memory; the caller sees the length
-    is over the limit and fails the recording."""
-    limit = {"t": f"{max_seconds + 1:.3f}"} if max_seconds else {}
-    try:
-        out, _ = (
-            ffmpeg.input(str(path))
-            .output("pipe:", format="f32le", acodec="pcm_f32le", ac=1, ar=SAMPLE_RATE, map="0:a:0", **limit)
-            .global_args("-nostdin", "-hide_banner", "-loglevel", "error")
-            .run(capture_stdout=True, capture_stderr=True)
-        )
-    except ffmpeg.Error as exc:
-        raise InvalidAudio(f"ffmpeg could not decode the audio: {_last_line(exc.stderr)}") from None
-    samples = np.frombuffer(out, dtype=np.float32)
-    if samples.size == 0:
+
+def decode_stream(
+    path: Path, max_seconds: float | None = None, block_seconds: float = 10.0
+) -> Iterator[np.ndarray[Any, np.dtype[np.float32]]]:
+    """Decode the first audio stream to 16 kHz mono float32 blocks of `block_seconds`, as they are
+    decoded, so a long file is never whole in memory.
+
+    Decoding runs in this process with FFmpeg's own libraries (through PyAV, which faster-whisper
+    already uses to read files): spawning an `ffmpeg` process per recording costs about 65 ms of
+    CPU, as much as the model spends on a second of audio. Packets FFmpeg cannot decode are skipped
+    (a truncated file gives what it holds); a file with no decodable audio raises `InvalidAudio`.
+    Past `max_seconds` it raises `AudioTooLong`: the length a header claims is not trusted."""
+    import av  # FFmpeg's libraries: only where audio is decoded
+
+    block = int(block_seconds * SAMPLE_RATE)
+    limit = None if max_seconds is None else int(max_seconds * SAMPLE_RATE)
+    pending: list[np.ndarray[Any, np.dtype[np.float32]]] = []
+    held = total = 0
+    for samples in _pcm(path, av, max_seconds):
+        total += samples.size
+        if limit is not None and total > limit:
+            raise AudioTooLong(f"the audio lasts more than {max_seconds:.0f} s")
+        pending.append(samples)
+        held += samples.size
+        if held >= block:
+            yield np.concatenate(pending)
+            pending, held = [], 0
+    if held:
+        yield np.concatenate(pending)
+    if total == 0:
         raise InvalidAudio("the file contains no audio samples")
-    return samples
+
+
+def _pcm(path: Path, av: Any, max_seconds: float | None) -> Iterator[np.ndarray[Any, np.dtype[np.float32]]]:
+    """PyAV's FFmpeg first; where its build cannot open the file or has no decoder for the
+    stream, the system's `ffmpeg` command (through ffmpeg-python), whose codecs may differ."""
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+        if container.streams.audio:
+            container.streams.audio[0].codec_context  # noqa: B018 - raises when no decoder exists
+    except (av.FFmpegError, UnicodeDecodeError, ValueError):
+        yield from _pcm_ffmpeg(path, max_seconds)
+        return
+    with container:
+        if not container.streams.audio:
+            raise InvalidAudio("the file has no audio stream")
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+        for packet in container.demux(stream):
+            try:
+                frames = packet.decode()
+            except av.FFmpegError:
+                continue  # a damaged packet: skip it, as the ffmpeg command line does
+            for frame in frames:
+                for out in resampler.resample(frame):
+                    yield out.to_ndarray().reshape(-1)
+        for out in resampler.resample(None):
+            yield out.to_ndarray().reshape(-1)
+
+
+def _pcm_ffmpeg(path: Path, max_seconds: float | None) -> Iterator[np.ndarray[Any, np.dtype[np.float32]]]:
+    limit = {"t": f"{max_seconds + 1:.3f}"} if max_seconds else {}
+    process = (
+        ffmpeg.input(str(path))
+        .output("pipe:", format="f32le", acodec="pcm_f32le", ac=1, ar=SAMPLE_RATE, map="0:a:0", **limit)
+        .global_args("-nostdin", "-hide_banner", "-loglevel", "error")
+        .run_async(pipe_stdout=True, pipe_stderr=True)
+    )
+    try:
+        while chunk := process.stdout.read(1 << 20):
+            yield np.frombuffer(chunk[: len(chunk) // 4 * 4], dtype=np.float32)
+        stderr = process.stderr.read()
+        if process.wait() != 0:
+            raise InvalidAudio(f"ffmpeg could not decode the audio: {_last_line(stderr)}")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+        process.stderr.close()
 
 
 def _last_line(stderr: bytes | None) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 import numpy as np
@@ -23,6 +23,7 @@ from engine.recordings.transcripts import Segment, Word
 
 __all__ = [
     "MAX_CLIP_SECONDS",
+    "StreamingTranscriber",
     "TranscribeOptions",
     "Transcriber",
     "TranscriptResult",
@@ -64,6 +65,19 @@ class Transcriber(Protocol):
 
     def transcribe(
         self, audio: np.ndarray[Any, Any], options: TranscribeOptions, on_progress: Progress | None = None
+    ) -> TranscriptResult: ...
+
+
+@runtime_checkable
+class StreamingTranscriber(Transcriber, Protocol):
+    """A transcriber that takes audio as it is decoded, block by block (the window scheduler)."""
+
+    def transcribe_stream(
+        self,
+        blocks: Iterable[np.ndarray[Any, Any]],
+        options: TranscribeOptions,
+        on_progress: Progress | None = None,
+        expected_seconds: float | None = None,
     ) -> TranscriptResult: ...
 
 
@@ -120,6 +134,7 @@ class WhisperTranscriber:
         device: str = "cpu",
         compute_type: str = "default",
         cpu_threads: int = 0,
+        num_workers: int = 1,
     ) -> None:
         from faster_whisper import BatchedInferencePipeline, WhisperModel  # heavy: only where a model loads
 
@@ -128,8 +143,16 @@ class WhisperTranscriber:
         self.name = name
         self.device = device
         self.compute_type = compute_type
-        self._model = WhisperModel(str(model_path), device=device, compute_type=compute_type, cpu_threads=cpu_threads)
+        # num_workers: model calls from that many threads run in parallel (CTranslate2 inter_threads).
+        self._model = WhisperModel(
+            str(model_path), device=device, compute_type=compute_type, cpu_threads=cpu_threads, num_workers=num_workers
+        )
         self._batched = BatchedInferencePipeline(self._model)
+
+    @property
+    def model(self) -> Any:
+        """The loaded `faster_whisper.WhisperModel` (for the window decoder)."""
+        return self._model
 
     @property
     def multilingual(self) -> bool:

@@ -1,0 +1,486 @@
+"""Decoding windows in batches: many windows (≤ 30 s each, from any recordings) through the model at once.
+
+This module owns the model's work on windows (DESIGN.md, "Throughput: windows, not files"): log-mel
+features per window, one encoder pass over the stacked windows (in sub-batches of `encode_batch`),
+batched generation, faster-whisper's quality fallback per window, the no-speech rule, segments
+and word timestamps with times absolute in the window's recording. It does not cut recordings
+(`windows`), fetch audio, or put a recording's windows back together beyond `to_transcript`.
+
+Per window it follows faster-whisper 1.2.1's sequential `generate_with_fallback` and
+`generate_segments` (same defaults: thresholds 2.4 / -1.0 / 0.6, temperatures 0.0 … 1.0, best of 5,
+the "silence" exemption, the no-speech skip, the same punctuation merging), except where a fixed
+window needs otherwise:
+
+- text after the window's last complete timestamp pair is kept, as a last segment up to the
+  window's end (sequential decoding would seek back and decode it again in its next window);
+- timestamps past a window's real audio are suppressed, rounded up to `timestamp_bucket_seconds`,
+  so the model does not run on into the padding; segments and words are clamped to the window;
+- a window is conditioned only on the `prompt` its item brings (its batch-mates' text does not exist yet).
+
+The windows that fail a temperature step are generated again together at the next one, from
+their kept encoder output (no second encoder pass). ctranslate2 needs the same prompt length
+(the start-of-transcript token at the same position), decoding settings and suppressed tokens
+within one `generate` call, so windows are grouped by those. A window's result depends only on
+itself and its options, not on its batch-mates, except that sampling (temperature > 0) draws
+from one random stream per call.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from engine.recordings.transcripts import Segment, Word
+from engine.transcription.whisper import TranscribeOptions, WhisperTranscriber
+
+__all__ = [
+    "DecodedSegment",
+    "DecodedWord",
+    "WindowDecoder",
+    "WindowItem",
+    "WindowOptions",
+    "WindowResult",
+    "to_transcript",
+]
+
+SAMPLE_RATE = 16000
+MAX_WINDOW_SAMPLES = 30 * SAMPLE_RATE
+N_FRAMES = 3000
+"""Encoder input frames (10 ms each): every window is padded to 30 s."""
+LAST_TIMESTAMP = 1500
+"""Timestamp tokens run from 0.00 s to 30.00 s in 20 ms steps."""
+MAX_INITIAL_TIMESTAMP_INDEX = 50
+PREPEND_PUNCTUATIONS = "\"'“¿([{-"
+APPEND_PUNCTUATIONS = "\"'.。,，!！?？:：”)]}、"  # noqa: RUF001 - faster-whisper's default
+
+
+class WindowOptions(msgspec.Struct, kw_only=True, frozen=True):
+    """How to decode a window; faster-whisper's `transcribe` defaults."""
+
+    language: str | None = None
+    """None: English on an English-only model, else detected per window."""
+    beam_size: int = 5
+    best_of: int = 5
+    word_timestamps: bool = True
+    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    compression_ratio_threshold: float | None = 2.4
+    log_prob_threshold: float | None = -1.0
+    no_speech_threshold: float | None = 0.6
+
+    @classmethod
+    def of(cls, options: TranscribeOptions) -> WindowOptions:
+        """The window options of a job's options (its prompt goes in `WindowItem.prompt`)."""
+        return cls(language=options.language, beam_size=options.beam_size, word_timestamps=options.word_timestamps)
+
+
+MIN_SEEK_FRAMES = 100
+"""A window that accounts for less than 1 s keeps its unfinished text instead (no endless loop)."""
+
+
+@dataclass(frozen=True, eq=False)
+class WindowItem:
+    """One window to decode: float32 16 kHz samples (≤ 30 s), starting `offset` s into its recording."""
+
+    samples: np.ndarray[Any, Any]
+    offset: float = 0.0
+    options: WindowOptions = field(default_factory=WindowOptions)
+    prompt: str | None = None
+    """Text to condition on: the job's initial prompt, or previous text when decoding in order."""
+    last_speech: float | None = None
+    """End of the speech before this window (word-timing heuristics); None: the window's start."""
+    previous_tokens: tuple[int, ...] = ()
+    """The recording's tokens before this window, as sequential decoding conditions on them
+    (after `prompt`; the model keeps the last 223)."""
+    seek: bool = False
+    """Decoding a recording in order: text after the window's last complete timestamp pair is left
+    out and `WindowResult.consumed` says where the next window should start, as sequential
+    decoding seeks back. Off: that text is kept, up to the window's end."""
+
+
+class DecodedWord(msgspec.Struct, kw_only=True):
+    word: str
+    start: float
+    end: float
+    probability: float
+
+
+class DecodedSegment(msgspec.Struct, kw_only=True):
+    start: float
+    end: float
+    text: str
+    tokens: list[int]
+    words: list[DecodedWord]
+
+
+class WindowResult(msgspec.Struct, kw_only=True):
+    """A window's decoding; times are absolute in its recording."""
+
+    offset: float
+    duration: float
+    language: str
+    language_probability: float
+    temperature: float
+    avg_logprob: float
+    compression_ratio: float
+    no_speech_prob: float
+    skipped: bool
+    """The no-speech rule applied: the window has no segments."""
+    last_speech: float
+    segments: list[DecodedSegment]
+    consumed: float = 0.0
+    """Where the audio this window accounts for ends (absolute s): the window's end, or, with
+    `WindowItem.seek`, the last complete timestamp when the model left the rest unfinished."""
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text.strip() for s in self.segments if s.text.strip())
+
+
+def to_transcript(results: Iterable[WindowResult], *, first_id: int = 0) -> tuple[list[Segment], list[Word]]:
+    """A recording's windows (in order) as the transcript's segments and words, rounded as
+    `WhisperTranscriber` rounds them."""
+    segments: list[Segment] = []
+    words: list[Word] = []
+    for result in results:
+        for s in result.segments:
+            segments.append(
+                Segment(
+                    id=first_id + len(segments),
+                    start=round(s.start, 3),
+                    end=round(s.end, 3),
+                    text=s.text.strip(),
+                    avg_logprob=round(result.avg_logprob, 4),
+                    no_speech_prob=round(result.no_speech_prob, 4),
+                )
+            )
+            words.extend(
+                Word(
+                    word=w.word.strip(),
+                    start=round(w.start, 3),
+                    end=round(w.end, 3),
+                    confidence=round(w.probability, 4),
+                )
+                for w in s.words
+            )
+    return segments, words
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    tokens: list[int]
+    avg_logprob: float
+    compression_ratio: float
+    no_speech_prob: float
+    temperature: float
+
+
+@dataclass(eq=False)
+class _Job:
+    """A window on its way through `decode`."""
+
+    item: WindowItem
+    features: np.ndarray[Any, Any]
+    nframes: int
+    row: int = -1
+    language: str | None = None
+    language_probability: float = 1.0
+    tokenizer: Any = None
+    prompt: list[int] = field(default_factory=list)
+    timestamp_limit: int = LAST_TIMESTAMP
+    attempts: list[_Attempt] = field(default_factory=list)
+    best: _Attempt | None = None
+    consumed_frames: int | None = None
+
+    @property
+    def options(self) -> WindowOptions:
+        return self.item.options
+
+
+def _storage(array: np.ndarray[Any, Any]) -> Any:
+    import ctranslate2
+
+    return ctranslate2.StorageView.from_array(np.ascontiguousarray(array))
+
+
+def _acceptable(options: WindowOptions, attempt: _Attempt) -> bool:
+    """faster-whisper's test after each temperature: not too repetitive, not too unlikely, or silence."""
+    cr_limit, lp_limit, ns_limit = (
+        options.compression_ratio_threshold,
+        options.log_prob_threshold,
+        options.no_speech_threshold,
+    )
+    unlikely = lp_limit is not None and attempt.avg_logprob < lp_limit
+    if ns_limit is not None and unlikely and attempt.no_speech_prob > ns_limit:
+        return True  # silence: accepted here, and skipped by the no-speech rule
+    return not ((cr_limit is not None and attempt.compression_ratio > cr_limit) or unlikely)
+
+
+def _best_of_failed(job: _Job) -> _Attempt:
+    """All temperatures failed: the likeliest attempt that was not too repetitive (or of all)."""
+    limit = job.options.compression_ratio_threshold
+    candidates = [a for a in job.attempts if limit is not None and a.compression_ratio <= limit] or job.attempts
+    best = max(candidates, key=lambda a: a.avg_logprob)
+    return _Attempt(
+        best.tokens, best.avg_logprob, best.compression_ratio, best.no_speech_prob, job.attempts[-1].temperature
+    )
+
+
+def _skipped(options: WindowOptions, attempt: _Attempt) -> bool:
+    """faster-whisper's no-speech rule: likely no speech, and what was decoded is not likely."""
+    if options.no_speech_threshold is None or attempt.no_speech_prob <= options.no_speech_threshold:
+        return False
+    return not (options.log_prob_threshold is not None and attempt.avg_logprob > options.log_prob_threshold)
+
+
+class WindowDecoder:
+    """Decodes windows in batches with a loaded faster-whisper `WhisperModel` (shared, not owned).
+
+    Not thread-safe: one thread (the device's batch loop) calls `decode`."""
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        encode_batch: int = 8,
+        timestamp_bucket_seconds: float = 1.0,
+        seed: int | None = 0,
+    ) -> None:
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        if encode_batch < 1:
+            raise ValueError("encode_batch must be at least 1")
+        self._model = model
+        self._encode_batch = encode_batch
+        self._bucket = max(1, round(timestamp_bucket_seconds / model.time_precision))
+        self._seed = seed
+        self._tokenizers: dict[str, Any] = {}
+        # The same ids for every language: non-speech tokens and the task/control tokens.
+        self._suppress: list[int] = list(get_suppressed_tokens(self._tokenizer("en"), [-1]))
+
+    @classmethod
+    def from_transcriber(cls, transcriber: WhisperTranscriber, **kwargs: Any) -> WindowDecoder:
+        """Share the model `transcriber` has loaded (one copy of the weights per process)."""
+        return cls(transcriber.model, **kwargs)
+
+    @property
+    def multilingual(self) -> bool:
+        return bool(self._model.model.is_multilingual)
+
+    def decode(self, items: Sequence[WindowItem]) -> list[WindowResult]:
+        """Decode all `items` together; one result per item, in order."""
+        jobs = [self._job(item) for item in items]
+        live = [job for job in jobs if job.nframes > 0]
+        encoded = self._encode(live)
+        self._resolve_languages(live, encoded)
+        for job in live:
+            self._prepare(job)
+        self._fallback(live, encoded)
+        return [self._finish(job, encoded) for job in jobs]
+
+    def _tokenizer(self, language: str) -> Any:
+        from faster_whisper.tokenizer import Tokenizer
+
+        if language not in self._tokenizers:
+            self._tokenizers[language] = Tokenizer(
+                self._model.hf_tokenizer, self.multilingual, task="transcribe", language=language
+            )
+        return self._tokenizers[language]
+
+    def _job(self, item: WindowItem) -> _Job:
+        samples = np.asarray(item.samples, dtype=np.float32).reshape(-1)
+        if len(samples) > MAX_WINDOW_SAMPLES:
+            raise ValueError(f"a window is longer than 30 s ({len(samples) / SAMPLE_RATE:.2f} s)")
+        if len(samples) == 0:
+            return _Job(item, np.zeros((0, 0), np.float32), 0)
+        # Per window: the extractor normalises by its input's loudest frame.
+        features = self._model.feature_extractor(samples)[..., :-1]
+        language = "en" if not self.multilingual else item.options.language
+        return _Job(item, features, min(int(features.shape[-1]), N_FRAMES), language=language)
+
+    def _encode(self, jobs: list[_Job]) -> np.ndarray[Any, Any]:
+        """Encoder output of all jobs, one row each, in sub-batches of `encode_batch`."""
+        from faster_whisper.audio import pad_or_trim
+
+        model = self._model.model
+        to_cpu = model.device == "cuda"  # rows are sliced on the host between calls
+        parts = []
+        for start in range(0, len(jobs), self._encode_batch):
+            chunk = jobs[start : start + self._encode_batch]
+            batch = np.stack([pad_or_trim(job.features, N_FRAMES) for job in chunk]).astype(np.float32)
+            parts.append(np.asarray(model.encode(_storage(batch), to_cpu=to_cpu)))
+            for row, job in enumerate(chunk, start):
+                job.row = row
+                job.features = np.zeros((0, 0), np.float32)  # no longer needed
+        return np.concatenate(parts) if len(parts) > 1 else (parts[0] if parts else np.zeros((0, 0, 0), np.float32))
+
+    def _resolve_languages(self, jobs: list[_Job], encoded: np.ndarray[Any, Any]) -> None:
+        unknown = [job for job in jobs if job.language is None]
+        if not unknown:
+            return
+        found = self._model.model.detect_language(_storage(encoded[[job.row for job in unknown]]))
+        for job, ranked in zip(unknown, found, strict=True):
+            token, probability = ranked[0]
+            job.language, job.language_probability = str(token[2:-2]), float(probability)
+
+    def _prepare(self, job: _Job) -> None:
+        assert job.language is not None
+        job.tokenizer = self._tokenizer(job.language)
+        previous = job.tokenizer.encode(" " + job.item.prompt.strip()) if job.item.prompt else []
+        previous = [*previous, *job.item.previous_tokens]
+        job.prompt = list(self._model.get_prompt(job.tokenizer, previous, without_timestamps=False))
+        # The last timestamp inside the real audio, rounded up to the bucket.
+        last = math.ceil(job.nframes / self._model.input_stride)
+        job.timestamp_limit = min(LAST_TIMESTAMP, math.ceil(last / self._bucket) * self._bucket)
+
+    def _fallback(self, jobs: list[_Job], encoded: np.ndarray[Any, Any]) -> None:
+        """Temperature steps: every window still failing goes on to its next temperature."""
+        if any(not job.options.temperatures for job in jobs):
+            raise ValueError("WindowOptions.temperatures is empty")
+        pending, step = jobs, 0
+        while pending:
+            groups: dict[tuple[Any, ...], list[_Job]] = {}
+            for job in pending:
+                temperature = job.options.temperatures[step]
+                breadth = job.options.best_of if temperature > 0 else job.options.beam_size
+                groups.setdefault((len(job.prompt), job.timestamp_limit, temperature, breadth), []).append(job)
+            failing = []
+            for (_, limit, temperature, breadth), group in groups.items():
+                for job, attempt in zip(
+                    group, self._generate(group, encoded, limit, temperature, breadth), strict=True
+                ):
+                    job.attempts.append(attempt)
+                    if _acceptable(job.options, attempt):
+                        job.best = attempt
+                    elif step + 1 < len(job.options.temperatures):
+                        failing.append(job)
+                    else:
+                        job.best = _best_of_failed(job)
+            pending, step = failing, step + 1
+
+    def _generate(
+        self, group: list[_Job], encoded: np.ndarray[Any, Any], limit: int, temperature: float, breadth: int
+    ) -> list[_Attempt]:
+        from faster_whisper.transcribe import get_compression_ratio
+
+        if temperature > 0:
+            kwargs: dict[str, Any] = dict(
+                beam_size=1, num_hypotheses=breadth, sampling_topk=0, sampling_temperature=temperature
+            )
+            if self._seed is not None:
+                import ctranslate2
+
+                ctranslate2.set_random_seed(self._seed)
+        else:
+            kwargs = dict(beam_size=breadth, patience=1.0)
+        begin = group[0].tokenizer.timestamp_begin
+        results = self._model.model.generate(
+            _storage(encoded[[job.row for job in group]]),
+            [job.prompt for job in group],
+            length_penalty=1.0,
+            repetition_penalty=1.0,
+            no_repeat_ngram_size=0,
+            max_length=self._model.max_length,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=self._suppress + list(range(begin + limit + 1, begin + LAST_TIMESTAMP + 1)),
+            max_initial_timestamp_index=MAX_INITIAL_TIMESTAMP_INDEX,
+            **kwargs,
+        )
+        attempts = []
+        for job, result in zip(group, results, strict=True):
+            tokens = [int(t) for t in result.sequences_ids[0]]
+            # faster-whisper's recovery of the average log probability (length_penalty 1).
+            avg_logprob = float(result.scores[0]) * len(tokens) / (len(tokens) + 1)
+            ratio = float(get_compression_ratio(job.tokenizer.decode(tokens).strip()))
+            attempts.append(_Attempt(tokens, avg_logprob, ratio, float(result.no_speech_prob), temperature))
+        return attempts
+
+    def _finish(self, job: _Job, encoded: np.ndarray[Any, Any]) -> WindowResult:
+        offset = float(job.item.offset)
+        duration = job.nframes / self._model.frames_per_second
+        last_speech = offset if job.item.last_speech is None else float(job.item.last_speech)
+        best = job.best or _Attempt([], 0.0, 0.0, 1.0, 0.0)
+        skipped = job.best is None or _skipped(job.options, best)
+        raw = [] if skipped else self._split(job, best.tokens)
+        if raw and job.options.word_timestamps:
+            last_speech = float(
+                self._model.add_word_timestamps(
+                    [raw],
+                    job.tokenizer,
+                    _storage(encoded[job.row : job.row + 1]),
+                    job.nframes,
+                    PREPEND_PUNCTUATIONS,
+                    APPEND_PUNCTUATIONS,
+                    last_speech,
+                )
+            )
+        end = offset + duration
+        fps = self._model.frames_per_second
+        segments = [s for s in (self._segment(job, r, offset, end) for r in raw) if s is not None]
+        return WindowResult(
+            offset=offset,
+            duration=duration,
+            language=job.language or "en",
+            language_probability=job.language_probability,
+            temperature=best.temperature,
+            avg_logprob=best.avg_logprob,
+            compression_ratio=best.compression_ratio,
+            no_speech_prob=best.no_speech_prob,
+            skipped=skipped,
+            last_speech=min(last_speech, end),
+            segments=segments,
+            consumed=end if job.consumed_frames is None else offset + job.consumed_frames / fps,
+        )
+
+    def _split(self, job: _Job, tokens: list[int]) -> list[dict[str, Any]]:
+        """Segments by timestamp pairs; unfinished text at the end is kept, up to the window's end."""
+        offset = float(job.item.offset)
+        duration = job.nframes / self._model.frames_per_second
+        seek = round(offset * self._model.frames_per_second)
+        raw, next_seek, _ = self._model._split_segments_by_timestamps(
+            tokenizer=job.tokenizer,
+            tokens=tokens,
+            time_offset=offset,
+            segment_size=job.nframes,
+            segment_duration=duration,
+            seek=seek,
+        )
+        advance = int(next_seek) - seek
+        if job.item.seek and MIN_SEEK_FRAMES <= advance < job.nframes:
+            job.consumed_frames = advance  # the rest is decoded again from there, as sequential decoding does
+            return [s for s in raw if s["start"] < offset + duration]
+        tail = tokens[sum(len(s["tokens"]) for s in raw) :]
+        tokenizer = job.tokenizer
+        if any(t < tokenizer.eot for t in tail):
+            stamps = [t - tokenizer.timestamp_begin for t in tail if t >= tokenizer.timestamp_begin]
+            start = offset + stamps[0] * self._model.time_precision if stamps else (raw[-1]["end"] if raw else offset)
+            raw.append(dict(seek=seek, start=start, end=offset + duration, tokens=tail))
+        end = offset + duration
+        kept = [s for s in raw if s["start"] < end]
+        for s in kept:
+            s["end"] = min(s["end"], end)
+        return kept
+
+    @staticmethod
+    def _segment(job: _Job, raw: dict[str, Any], offset: float, end: float) -> DecodedSegment | None:
+        text = str(job.tokenizer.decode(raw["tokens"]))
+        start, stop = max(float(raw["start"]), offset), min(float(raw["end"]), end)
+        if not text.strip() or start >= stop:
+            return None  # as faster-whisper: empty text or zero length
+
+        def clamp(t: Any) -> float:
+            return min(max(float(t), offset), end)
+
+        words = [
+            DecodedWord(
+                word=str(w["word"]), start=clamp(w["start"]), end=clamp(w["end"]), probability=float(w["probability"])
+            )
+            for w in raw.get("words") or ()
+        ]
+        return DecodedSegment(start=start, end=stop, text=text, tokens=[int(t) for t in raw["tokens"]], words=words)

@@ -1,0 +1,254 @@
+"""The window scheduler: one per worker process (per device), owner of the model.
+
+Job threads (Dramatiq's) do everything around the model: download, probe, decode (as a stream of
+blocks) and cut a recording into windows of at most 30 s at quiet points; after the model, the
+same thread stores, indexes and publishes. One model thread takes the windows of every recording
+in flight and decodes them together, `batch_size` at a time, with faster-whisper's per-window
+quality fallback and word timestamps (`engine.transcription.decoder`). With work queued the model
+never waits on S3, Redis or ffmpeg: those run on the job threads while it decodes others' windows.
+
+Within one recording the windows go in order, as in sequential decoding: where the model leaves
+the end of a window unfinished (it stops at its last complete timestamp), the next window starts
+there, so no speech is skipped at a cut. Across recordings they are batched. No audio is
+discarded: every sample lies in some window (Silero VAD only when the user asks for `vad_filter`).
+
+Memory is bounded: a recording holds at most one window plus one decoded block, and at most
+`max_queued` windows wait for the model. Progress is reported by the job thread, so its Redis
+writes never stall the model. A window's result depends only on its own audio and options, never
+on its batch-mates, so a recording's transcript is the same whatever else was in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine.transcription.decoder import WindowDecoder, WindowItem, WindowOptions, WindowResult, to_transcript
+from engine.transcription.whisper import Progress, TranscribeOptions, TranscriptResult, WhisperTranscriber
+from engine.transcription.windows import cut_windows
+
+__all__ = ["WindowScheduler"]
+
+log = logging.getLogger("earshot.scheduler")
+SAMPLE_RATE = 16000
+PREVIOUS_TOKENS = 223
+"""What faster-whisper keeps of the previous text (half the decoder's 448 positions, less one)."""
+PROMPT_RESET_TEMPERATURE = 0.5
+
+
+@dataclass(eq=False)
+class _Pending:
+    """One window waiting for the model, and its outcome."""
+
+    item: WindowItem
+    done: threading.Event = field(default_factory=threading.Event)
+    result: WindowResult | None = None
+    error: BaseException | None = None
+
+
+class _Cursor:
+    """A recording's audio from the current position on: blocks are read as windows need them,
+    and what lies before the position is let go."""
+
+    def __init__(self, blocks: Iterator[np.ndarray[Any, Any]], max_seconds: float) -> None:
+        self._blocks = blocks
+        self._max_len = int(max_seconds * SAMPLE_RATE)
+        self._max_seconds = max_seconds
+        self._buffer = np.zeros(0, dtype=np.float32)
+        self._base = 0  # sample index of _buffer[0]
+        self._eof = False
+        self.position = 0
+
+    @property
+    def total(self) -> int:
+        return self._base + len(self._buffer)
+
+    def next_window(self) -> tuple[int, np.ndarray[Any, Any]] | None:
+        """(start sample, samples) of the next window: up to `max_seconds` from the position, cut
+        at the quietest point near its end unless the audio ends first."""
+        self._fill()
+        head = self._buffer[self.position - self._base :]
+        if len(head) == 0:
+            return None
+        if len(head) <= self._max_len:
+            return self.position, head
+        first = cut_windows(head[: self._max_len + 1], max_seconds=self._max_seconds)[0]
+        return self.position, head[: first.end]
+
+    def advance_to(self, sample: int) -> None:
+        self.position = min(max(sample, self.position + 1), self.total)
+        drop = self.position - self._base
+        self._buffer, self._base = self._buffer[drop:].copy(), self.position
+
+    def _fill(self) -> None:
+        parts = [self._buffer]
+        have = self.total - self.position
+        while not self._eof and have <= self._max_len:
+            block = next(self._blocks, None)
+            if block is None:
+                self._eof = True
+                break
+            part = np.asarray(block, dtype=np.float32).reshape(-1)
+            parts.append(part)
+            have += len(part)
+        if len(parts) > 1:
+            self._buffer = np.concatenate(parts)
+
+
+class WindowScheduler:
+    """A `Transcriber` whose model calls are batches of windows from every recording in flight."""
+
+    def __init__(
+        self,
+        inner: WhisperTranscriber,
+        *,
+        batch_size: int = 4,
+        model_threads: int = 1,
+        max_window_s: float = 30.0,
+        autostart: bool = True,
+    ) -> None:
+        self.name = inner.name
+        self.device = inner.device
+        self.compute_type = inner.compute_type
+        self._inner = inner
+        self._batch_size = max(1, batch_size)
+        self._max_window_s = max_window_s
+        # Each recording has at most one window waiting, so the queue is bounded by the job threads.
+        self._queue: queue.Queue[_Pending] = queue.Queue()
+        self._lock = threading.Lock()
+        self.batches: list[int] = []
+        """Sizes of the last 1000 batches decoded (for tests and metrics)."""
+        self._model_threads = max(1, model_threads)
+        if autostart:
+            self.start()
+
+    def start(self) -> None:
+        """Start the model threads (a test may queue windows first, to see them share a batch)."""
+        for n in range(self._model_threads):
+            # One decoder per model thread (tokenizer caches are not shared); the weights are.
+            decoder = WindowDecoder.from_transcriber(self._inner)
+            threading.Thread(target=self._model_loop, args=(decoder,), name=f"earshot-model-{n}", daemon=True).start()
+
+    # -- the job threads' side ---------------------------------------------------------------
+
+    def transcribe(
+        self, audio: np.ndarray[Any, Any], options: TranscribeOptions, on_progress: Progress | None = None
+    ) -> TranscriptResult:
+        if options.vad_filter:
+            # The user asked for Silero VAD to skip non-speech: faster-whisper's own path does that.
+            return self._inner.transcribe(audio, options, on_progress)
+        return self._run(iter([audio]), options, on_progress, len(audio) / SAMPLE_RATE)
+
+    def transcribe_stream(
+        self,
+        blocks: Iterable[np.ndarray[Any, Any]],
+        options: TranscribeOptions,
+        on_progress: Progress | None = None,
+        expected_seconds: float | None = None,
+    ) -> TranscriptResult:
+        """Like `transcribe`, for audio that arrives in blocks (a long file decoded as a stream):
+        memory stays flat whatever the length."""
+        if options.vad_filter:
+            return self._inner.transcribe(np.concatenate(list(blocks)), options, on_progress)
+        return self._run(iter(blocks), options, on_progress, expected_seconds)
+
+    def _run(
+        self,
+        blocks: Iterator[np.ndarray[Any, Any]],
+        options: TranscribeOptions,
+        on_progress: Progress | None,
+        expected_seconds: float | None,
+    ) -> TranscriptResult:
+        cursor = _Cursor(blocks, self._max_window_s)
+        window_options = WindowOptions.of(options)
+        results: list[WindowResult] = []
+        last_speech: float | None = None
+        # Conditioning on previous text as sequential decoding does (faster-whisper's defaults):
+        # the initial prompt, then every window's tokens, forgotten after a window that needed a
+        # temperature above 0.5.
+        prompt: str | None = options.initial_prompt
+        previous: tuple[int, ...] = ()
+        while (window := cursor.next_window()) is not None:
+            start, samples = window
+            item = WindowItem(
+                samples=samples,
+                offset=start / SAMPLE_RATE,
+                options=window_options,
+                prompt=prompt,
+                previous_tokens=previous[-PREVIOUS_TOKENS:],
+                last_speech=last_speech,
+                seek=True,
+            )
+            result = self._decode_one(item)
+            results.append(result)
+            last_speech = result.last_speech
+            previous = (*previous, *(token for s in result.segments for token in s.tokens))
+            if result.temperature > PROMPT_RESET_TEMPERATURE:
+                prompt, previous = None, ()
+            consumed = round(result.consumed * SAMPLE_RATE)
+            # A window the model accounts for none of (too short to hold a frame) is done with.
+            cursor.advance_to(consumed if consumed > start else start + len(samples))
+            if on_progress is not None and expected_seconds:
+                on_progress(min(cursor.position / SAMPLE_RATE / expected_seconds, 0.99))
+        return _assemble(results, cursor.total / SAMPLE_RATE, options)
+
+    def _decode_one(self, item: WindowItem) -> WindowResult:
+        pending = _Pending(item)
+        self._queue.put(pending)
+        pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+        assert pending.result is not None
+        return pending.result
+
+    # -- the model thread ----------------------------------------------------------------------
+
+    def _model_loop(self, decoder: WindowDecoder) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < self._batch_size:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._decode(decoder, batch)
+
+    def _decode(self, decoder: WindowDecoder, batch: list[_Pending]) -> None:
+        started = time.perf_counter()
+        try:
+            results = decoder.decode([p.item for p in batch])
+        except Exception as exc:  # one bad batch fails its recordings, never the model thread
+            log.exception("window batch failed", extra={"windows": len(batch)})
+            for pending in batch:
+                pending.error = exc
+                pending.done.set()
+            return
+        with self._lock:
+            self.batches = [*self.batches[-999:], len(batch)]
+        for pending, result in zip(batch, results, strict=True):
+            pending.result = result
+            pending.done.set()
+        log.debug("batch", extra={"windows": len(batch), "ms": int((time.perf_counter() - started) * 1000)})
+
+
+def _assemble(results: list[WindowResult], heard_seconds: float, options: TranscribeOptions) -> TranscriptResult:
+    segments, words = to_transcript(results)
+    if not options.word_timestamps:
+        words = []
+    language = results[0].language if results else options.language
+    probability = results[0].language_probability if results else None
+    return TranscriptResult(
+        text=" ".join(s.text for s in segments if s.text).strip(),
+        language=language,
+        language_probability=probability,
+        duration=round(heard_seconds, 3),
+        words=words,
+        segments=segments,
+    )
