@@ -62,6 +62,12 @@ class _ClusterCollector(Collector):
         for outcome, n in sorted(snap.webhooks.items()):
             hooks.add_metric([outcome], n)
         yield hooks
+        restarts = CounterMetricFamily(
+            "earshot_process_restarts", "Processes restarted by a supervisor after they died", labels=["process"]
+        )
+        for process, n in sorted(snap.restarts.items()):
+            restarts.add_metric([process], n)
+        yield restarts
         depth = GaugeMetricFamily("earshot_queue_depth", "Messages waiting per queue", labels=["queue"])
         for queue, n in sorted(queues.items()):
             depth.add_metric([queue], n)

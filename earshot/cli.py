@@ -89,6 +89,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from earshot.stack import LocalStack
 
     settings = _settings(api_port=args.port, data_dir=args.data_dir, worker_processes=args.processes)
+    os.umask(0o077)  # what the stack and its children write (Redis, S3 data, logs) is for us alone
     stack = LocalStack(settings, env=os.environ)
     stop = threading.Event()
 
@@ -103,13 +104,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         except StartError as exc:
             print(f"earshot up: {exc}", file=sys.stderr)
             return 1
-        print(stack.instructions(), flush=True)
-        while not stop.is_set():
-            dead = stack.dead()
-            if dead:
-                print(f"earshot up: {dead} stopped unexpectedly; stopping the stack", file=sys.stderr)
-                return 1
-            stop.wait(0.5)
+        # The secret on a terminal only: redirected output is a log, and logs hold no secrets.
+        print(stack.instructions(show_secret=sys.stdout.isatty()), flush=True)
+        while not stop.wait(0.5):
+            stack.tend()  # restarts what died; only SIGINT/SIGTERM stop the stack
         return 0
     finally:
         print("earshot up: stopping", file=sys.stderr)

@@ -6,6 +6,7 @@ Every process listens on 127.0.0.1 only and is stopped with SIGTERM, then SIGKIL
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -23,6 +24,7 @@ from typing import IO
 __all__ = [
     "Proc",
     "StartError",
+    "children_of",
     "free_port",
     "juicefs_binary",
     "start_api",
@@ -30,6 +32,7 @@ __all__ = [
     "start_s3",
     "start_worker",
     "wait_until",
+    "write_private",
 ]
 
 
@@ -67,21 +70,29 @@ class Proc:
         return self.popen.poll() is None
 
     def signal(self, sig: int) -> None:
+        """Signal the whole process group: a worker node is a supervisor and its worker processes,
+        and SIGKILL or SIGSTOP must reach them all, as when the machine runs out of memory."""
         if self.alive:
-            self.popen.send_signal(sig)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, sig)  # its own session and group (_spawn)
 
     def stop(self, timeout: float = 15.0) -> int | None:
         if self.alive:
-            self.popen.send_signal(signal.SIGTERM)
+            self.popen.send_signal(signal.SIGTERM)  # a supervisor stops its own children in order
             try:
                 self.popen.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.popen.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.popen.pid, signal.SIGKILL)
                 self.popen.wait(5)
         if self._log is not None:
             self._log.close()
             self._log = None
         return self.popen.returncode
+
+    def children(self) -> list[int]:
+        """Pids of this process's live children (a worker node's worker processes)."""
+        return children_of(self.popen.pid)
 
     def log_tail(self, lines: int = 30) -> str:
         if self.log_path is None or not self.log_path.exists():
@@ -89,10 +100,25 @@ class Proc:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
+def children_of(pid: int) -> list[int]:
+    """Pids whose parent is `pid` (Linux /proc), zombies left out."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after it
+            state, ppid = stat.read_text().rsplit(")", 1)[1].split()[:2]
+        except (OSError, IndexError, ValueError):
+            continue
+        if int(ppid) == pid and state != "Z":
+            found.append(int(stat.parent.name))
+    return sorted(found)
+
+
 def wait_until(check: Callable[[], bool], proc: Proc, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not proc.alive:
+            proc.stop()  # closes its log
             raise StartError(f"{proc.name} exited with {proc.popen.returncode}:\n{proc.log_tail()}")
         try:
             if check():
@@ -135,13 +161,24 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-def start_redis(data_dir: Path, port: int, *, appendonly: bool = True, log_path: Path | None = None) -> Proc:
+def start_redis(
+    data_dir: Path,
+    port: int,
+    *,
+    appendonly: bool = True,
+    log_path: Path | None = None,
+    password: str | None = None,
+) -> Proc:
+    """redis-server on loopback. With `password`, clients must AUTH: it goes in a 0600 config file
+    in `data_dir`, never on the command line (which every local user can read in `ps`)."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise StartError("redis-server is not installed (scripts/setup installs it)")
     data_dir.mkdir(parents=True, exist_ok=True)
+    config = data_dir / "earshot-redis.conf"
+    write_private(config, f'requirepass "{password}"\n' if password else "")
     argv = [
-        binary,
+        binary, str(config),
         "--bind", "127.0.0.1",
         "--port", str(port),
         "--dir", str(data_dir),
@@ -152,14 +189,32 @@ def start_redis(data_dir: Path, port: int, *, appendonly: bool = True, log_path:
         "--daemonize", "no",
     ]  # fmt: skip
     proc = _spawn("redis-server", argv, log_path=log_path, port=port)
-
-    def pong() -> bool:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
-
-    wait_until(pong, proc, timeout=20)
+    wait_until(lambda: _redis_pong(port, password), proc, timeout=20)
     return proc
+
+
+def _resp(*words: str) -> bytes:
+    return f"*{len(words)}\r\n".encode() + b"".join(f"${len(w.encode())}\r\n{w}\r\n".encode() for w in words)
+
+
+def _redis_pong(port: int, password: str | None) -> bool:
+    with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+        s.sendall((_resp("AUTH", password) if password else b"") + _resp("PING"))
+        replies = b""
+        while replies.count(b"\r\n") < (2 if password else 1):
+            chunk = s.recv(256)
+            if not chunk:
+                return False
+            replies += chunk
+        return replies.splitlines()[-1].startswith(b"+PONG")
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (0600), whatever the umask."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    path.chmod(0o600)  # it may have existed with wider permissions
 
 
 def juicefs_binary() -> str:

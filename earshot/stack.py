@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import shlex
-from collections.abc import Mapping
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
@@ -18,9 +23,11 @@ from earshot.processes import (
     start_redis,
     start_s3,
     start_worker,
+    write_private,
 )
 from engine.backends import Backends
 from engine.settings import Settings
+from workers.runner import Backoff, RestartCounter, exit_reason
 
 __all__ = ["LocalStack", "read_env_file"]
 
@@ -54,71 +61,125 @@ def _port(preferred: str | None, default: int) -> int:
     return free_port()
 
 
+def make_private(root: Path) -> None:
+    """The data dir holds secrets (Redis: the token-signing key, webhook secrets; S3: recordings):
+    0700 for it and every folder in it, 0600 for every file, whatever an older version left."""
+    root.chmod(0o700)
+    for folder, dirs, files in os.walk(root):
+        for name in dirs:
+            path = Path(folder, name)
+            if not path.is_symlink():
+                path.chmod(0o700)
+        for name in files:
+            path = Path(folder, name)
+            if not path.is_symlink():
+                path.chmod(0o600)
+
+
+def _say(message: str) -> None:
+    print(f"earshot up: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class _Supervised:
+    """One of the stack's processes, restarted the same way whenever it dies."""
+
+    name: str
+    start: Callable[[], Proc]
+    proc: Proc
+    started: float = field(default_factory=time.monotonic)
+    restart_at: float | None = None
+    restarts: int = 0
+    backoff: Backoff = field(default_factory=Backoff)
+
+
 class LocalStack:
-    def __init__(self, settings: Settings, env: Mapping[str, str]) -> None:
+    def __init__(self, settings: Settings, env: Mapping[str, str], say: Callable[[str], None] = _say) -> None:
         self.settings = settings
         self._env = dict(env)
+        self._say = say
         self.data_dir = Path(settings.data_dir).resolve()
-        self.procs: list[Proc] = []
+        self._units: list[_Supervised] = []
+        self._restarts: RestartCounter | None = None
         self.api_key = ""
         self.api_secret = ""
+
+    @property
+    def procs(self) -> list[Proc]:
+        return [unit.proc for unit in self._units]
 
     def _external(self, var: str, ours: Mapping[str, str]) -> bool:
         """Set by the operator (not just left over from sourcing our own stack.env)."""
         value = self._env.get(var)
         return bool(value) and value != ours.get(var)
 
+    def _run(self, name: str, start: Callable[[], Proc]) -> None:
+        self._units.append(_Supervised(name, start, start()))
+
     def start(self, *, console: bool = False) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private(self.data_dir)
         logs = self.data_dir / "logs"
         ours = read_env_file(self.data_dir / STACK_ENV)
         changes: dict[str, object] = {}
         try:
             if not self._external("EARSHOT_REDIS_URL", ours):
-                port = _port(ours.get("EARSHOT_REDIS_URL", "").rsplit(":", 1)[-1].split("/")[0], 6390)
-                self.procs.append(start_redis(self.data_dir / "redis", port, log_path=logs / "redis.log"))
-                changes["redis_url"] = f"redis://127.0.0.1:{port}/0"
+                changes["redis_url"] = self._start_redis(ours, logs)
             if not self._external("EARSHOT_S3_ENDPOINT", ours):
-                port = _port(ours.get("EARSHOT_S3_ENDPOINT", "").rsplit(":", 1)[-1], 9010)
-                access, secret = self._s3_credentials()
-                self.procs.append(
-                    start_s3(
-                        self.data_dir / "s3",
-                        port,
-                        access_key=access,
-                        secret_key=secret,
-                        log_path=logs / "s3.log",
-                    )
-                )
-                changes.update(s3_endpoint=f"127.0.0.1:{port}", s3_access_key=access, s3_secret_key=secret)
+                changes.update(self._start_s3(ours, logs))
             if not port_is_free(self.settings.api_port):
                 raise StartError(f"port {self.settings.api_port} is in use; choose another with --port")
             self.settings = msgspec.structs.replace(self.settings, **changes)
             self._prepare(ours)
+            self._restarts = RestartCounter(self.settings.redis_url)
             child_env = {**self._env, **self.settings.to_env()}
-            self.procs.append(
-                start_api(child_env, self.settings.api_port, log_path=None if console else logs / "api.log")
-            )
-            self.procs.append(
-                start_worker(
-                    child_env,
-                    processes=self.settings.effective_worker_processes,
-                    log_path=None if console else logs / "worker.log",
-                )
-            )
+            api_log, worker_log = (None, None) if console else (logs / "api.log", logs / "worker.log")
+            port, processes = self.settings.api_port, self.settings.effective_worker_processes
+            self._run("api", lambda: start_api(child_env, port, log_path=api_log))
+            self._run("worker", lambda: start_worker(child_env, processes=processes, log_path=worker_log))
         except BaseException:
             self.stop()
             raise
+
+    def _start_redis(self, ours: Mapping[str, str], logs: Path) -> str:
+        """redis-server on the port of the last run if free, with a password kept in the data dir."""
+        port = _port(ours.get("EARSHOT_REDIS_URL", "").rsplit(":", 1)[-1].split("/")[0], 6390)
+        password = self._secret(self.data_dir / "redis" / "password")
+        self._run(
+            "redis-server",
+            lambda: start_redis(self.data_dir / "redis", port, log_path=logs / "redis.log", password=password),
+        )
+        return f"redis://:{password}@127.0.0.1:{port}/0"
+
+    def _start_s3(self, ours: Mapping[str, str], logs: Path) -> dict[str, object]:
+        port = _port(ours.get("EARSHOT_S3_ENDPOINT", "").rsplit(":", 1)[-1], 9010)
+        access, secret = self._s3_credentials()
+        self._run(
+            "s3-server",
+            lambda: start_s3(
+                self.data_dir / "s3", port, access_key=access, secret_key=secret, log_path=logs / "s3.log"
+            ),
+        )
+        return {"s3_endpoint": f"127.0.0.1:{port}", "s3_access_key": access, "s3_secret_key": secret}
+
+    @staticmethod
+    def _secret(path: Path) -> str:
+        """A random secret made once and kept (0600) at `path`."""
+        if path.exists() and path.read_text().strip():
+            return path.read_text().strip()
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(32)
+        write_private(path, value + "\n")
+        return value
 
     def _s3_credentials(self) -> tuple[str, str]:
         path = self.data_dir / "s3" / "credentials.json"
         if path.exists():
             creds = msgspec.json.decode(path.read_bytes())
             return str(creds["access_key"]), str(creds["secret_key"])
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         access, secret = "earshot", secrets.token_urlsafe(24)
-        path.write_bytes(msgspec.json.encode({"access_key": access, "secret_key": secret}))
-        path.chmod(0o600)
+        write_private(path, msgspec.json.encode({"access_key": access, "secret_key": secret}).decode())
         return access, secret
 
     def _prepare(self, ours: Mapping[str, str]) -> None:
@@ -145,23 +206,62 @@ class LocalStack:
     def url(self) -> str:
         return f"http://{self.settings.api_host}:{self.settings.api_port}"
 
-    def dead(self) -> str | None:
-        for proc in self.procs:
-            if not proc.alive:
-                return proc.name
-        return None
+    def tend(self) -> None:
+        """Restart whatever died (after its crash-loop backoff); called every half second or so.
+
+        Only the operator stops the stack (SIGINT/SIGTERM): a dead Redis, S3 server, API or worker
+        node comes back on the same port with the same data and credentials, and meanwhile the API
+        answers 503 for what needs the missing dependency."""
+        for unit in self._units:
+            if unit.restart_at is None:
+                self._notice(unit)
+            elif time.monotonic() >= unit.restart_at:
+                self._restart(unit)
+
+    def _notice(self, unit: _Supervised) -> None:
+        code = unit.proc.popen.poll()
+        if code is None:
+            return
+        delay = unit.backoff.next_delay(time.monotonic() - unit.started)
+        unit.restart_at = time.monotonic() + delay
+        self._say(f"{unit.name} stopped unexpectedly ({exit_reason(code)}); restarting it in {delay:.0f} s")
+
+    def _restart(self, unit: _Supervised) -> None:
+        unit.proc.stop()  # closes its log file
+        try:
+            unit.proc = unit.start()
+        except (StartError, OSError, subprocess.SubprocessError) as exc:
+            delay = unit.backoff.next_delay(0)
+            unit.restart_at = time.monotonic() + delay
+            self._say(f"{unit.name} did not come back ({str(exc).splitlines()[0]}); trying again in {delay:.0f} s")
+            return
+        unit.started, unit.restart_at = time.monotonic(), None
+        unit.restarts += 1
+        self._say(f"{unit.name} restarted (pid {unit.proc.popen.pid}, restart {unit.restarts})")
+        if self._restarts is not None:
+            self._restarts.count(unit.name)
+
+    @property
+    def restarts(self) -> dict[str, int]:
+        return {unit.name: unit.restarts for unit in self._units}
 
     def stop(self) -> None:
-        for proc in reversed(self.procs):
-            proc.stop()
-        self.procs.clear()
+        for unit in reversed(self._units):
+            unit.proc.stop()
+        self._units.clear()
+        if self._restarts is not None:
+            self._restarts.close()
+            self._restarts = None
 
-    def instructions(self) -> str:
+    def instructions(self, *, show_secret: bool = False) -> str:
+        """What to do next. The secret only when asked (`earshot up` asks on a terminal): output that
+        goes to a file or a journal is a log, and a log never holds a secret."""
         env = self.data_dir / STACK_ENV
+        secret = self.api_secret if show_secret else f"in {env} (EARSHOT_API_SECRET)"
         return f"""
 Earshot is up: API {self.url}  (OpenAPI at {self.url}/schema)
   dev API key    {self.api_key}
-  dev API secret {self.api_secret}
+  dev API secret {secret}
   settings       {env}   (join from another shell: set -a; . {env}; set +a)
 
 Upload a file and fetch its transcript:

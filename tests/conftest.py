@@ -108,6 +108,7 @@ def settings(redis_url: str, s3_server: S3Server, tmp_path_factory: pytest.TempP
         batch_size=8,
         # Tests poll hard with one key; the limit itself is tested on an API of its own.
         rate_limit_per_minute=0,
+        auth_failures_per_minute=0,  # every test client is 127.0.0.1; the throttle is tested on its own API
         # Recovery after a killed worker in seconds, not half a minute.
         job_heartbeat_timeout_s=3,
         queue_maintenance_chance=1_000_000,
@@ -204,7 +205,7 @@ def stack(settings: Settings, backends: Backends, tmp_path_factory: pytest.TempP
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     from tests.faults import REPORT
 
-    if REPORT.faults_injected or REPORT.bad_inputs:
+    if REPORT.faults_injected or REPORT.bad_inputs or REPORT.restarts:
         terminalreporter.section("Earshot fault suite")
         for line in REPORT.lines():
             terminalreporter.write_line(line)

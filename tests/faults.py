@@ -16,6 +16,8 @@ class FaultReport:
     """5xx other than 503 SERVICE_UNAVAILABLE (which is the expected answer during an outage)."""
     unavailable_during_outages: int = 0
     recovery_seconds: dict[str, float] = field(default_factory=dict)
+    restarts: list[str] = field(default_factory=list)
+    """Processes a supervisor (a worker node, `earshot up`) restarted after a fault killed them."""
 
     def watch(self, response: httpx.Response) -> None:
         if response.status_code == 503:
@@ -32,6 +34,7 @@ class FaultReport:
             f"recordings lost: {self.recordings_lost}",
             f"5xx seen (other than 503 during outages): {len(self.server_errors)} {self.server_errors[:5]}",
             f"503 answers during outages: {self.unavailable_during_outages}",
+            f"restarts: {len(self.restarts)} ({', '.join(self.restarts) or 'none'})",
             *(f"recovery after {k}: {v:.1f} s" for k, v in self.recovery_seconds.items()),
         ]
 

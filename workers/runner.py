@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import random
@@ -12,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from types import FrameType
 
 import dramatiq
@@ -36,7 +38,7 @@ from engine.webhooks.publisher import EventPublisher
 from workers.actors import declare_actors
 from workers.model_cache import ModelCache, default_cpu_threads
 
-__all__ = ["run", "serve"]
+__all__ = ["Backoff", "RestartCounter", "exit_reason", "run", "serve"]
 
 log = logging.getLogger("earshot.worker")
 
@@ -151,29 +153,163 @@ def _background(name: str, target: Callable[..., None], *args: object) -> None:
     threading.Thread(target=target, args=args, name=name, daemon=True).start()
 
 
+# -- supervision: a worker node restarts its dead processes ------------------------------------------
+
+FATAL_EXIT = 2
+"""What `serve` (and argparse) exit with when a process cannot run on this machine at all (CUDA
+missing, a bad argument): restarting it cannot help, so the node stops and says why."""
+
+PR_SET_PDEATHSIG = 1
+
+
+@dataclass
+class Backoff:
+    """Crash-loop backoff: 1 s before the first restart, doubling up to 60 s while the process keeps
+    dying young; once a run lasted 60 s, the next restart waits 1 s again."""
+
+    first_s: float = 1.0
+    max_s: float = 60.0
+    reset_after_s: float = 60.0
+    current_s: float = 0.0
+
+    def next_delay(self, uptime_s: float) -> float:
+        """Seconds to wait before restarting a process that ran `uptime_s` before it died."""
+        if self.current_s == 0.0 or uptime_s >= self.reset_after_s:
+            self.current_s = self.first_s
+        else:
+            self.current_s = min(self.max_s, self.current_s * 2)
+        return self.current_s
+
+
+def exit_reason(returncode: int) -> str:
+    """`killed by SIGKILL` (what the OOM killer does) or `exit code 1`."""
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit code {returncode}"
+
+
+class RestartCounter:
+    """Counts restarts in the cluster metrics (Redis), best effort: Redis may be what died."""
+
+    def __init__(self, redis_url: str) -> None:
+        self._url = redis_url
+        self._client: redis.Redis | None = None
+
+    def count(self, process: str) -> None:
+        try:
+            if self._client is None:
+                # Short timeouts: a supervisor must never hang on its bookkeeping.
+                self._client = redis.Redis.from_url(self._url, socket_connect_timeout=1, socket_timeout=1)
+            JobMetrics(self._client).restart(process)
+        except (ServiceUnavailable, redis.RedisError):
+            log.warning("cannot count the restart: redis unavailable", extra={"restarted": process})
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+@dataclass
+class _Slot:
+    """One of a node's worker processes, across its restarts."""
+
+    number: int
+    popen: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+    restart_at: float | None = None
+    restarts: int = 0
+    backoff: Backoff = field(default_factory=Backoff)
+
+
 def run(settings: Settings, processes: int) -> int:
-    """`processes` worker processes (each `python -m workers`); restarts none, stops all on a signal."""
-    if processes <= 1:
-        return serve(settings)
-    env = settings.to_env()
-    children = [
-        subprocess.Popen([sys.executable, "-m", "workers", "--processes", str(processes)], env={**os.environ, **env})
-        for _ in range(processes)
-    ]
+    """A worker node: `processes` worker processes (each `python -m workers`) under this parent,
+    which restarts any that dies (an OOM kill, a crash) after a crash-loop backoff while the others
+    keep working, until SIGTERM/SIGINT stops them all. A single process is supervised the same way."""
+    setup_logging(settings.log_level, "worker")
     stop = threading.Event()
     _on_signals(lambda: stop.set())
-    while not stop.is_set() and all(c.poll() is None for c in children):
-        stop.wait(0.5)
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
+    argv = [sys.executable, "-m", "workers", "--processes", str(processes)]
+    env = {**os.environ, **settings.to_env()}
+    slots = [_Slot(number) for number in range(max(1, processes))]
+    counter = RestartCounter(settings.redis_url)
+    fatal = False
+    try:
+        for slot in slots:
+            _start_child(slot, argv, env)
+        while not fatal and not stop.wait(0.2):
+            fatal = any([_tend(slot, argv, env, counter) for slot in slots])
+    finally:
+        log.info("worker node stopping", extra={"restarts": sum(s.restarts for s in slots)})
+        _stop_children(slots)
+        counter.close()
+    return FATAL_EXIT if fatal else 0
+
+
+def _tend(slot: _Slot, argv: list[str], env: dict[str, str], counter: RestartCounter) -> bool:
+    """Notice a dead process and schedule its restart, or restart it when its backoff is over.
+    True when it cannot run here at all."""
+    now = time.monotonic()
+    if slot.popen is None:
+        return False
+    if slot.restart_at is None:
+        code = slot.popen.poll()
+        if code is None:
+            return False
+        uptime = now - slot.started
+        if code == FATAL_EXIT:
+            log.error("worker process cannot run here; stopping the node", extra={"slot": slot.number})
+            return True
+        delay = slot.backoff.next_delay(uptime)
+        slot.restart_at = now + delay
+        log.warning(
+            "worker process died; restarting it",
+            extra={
+                "slot": slot.number,
+                "child_pid": slot.popen.pid,
+                "exit": exit_reason(code),
+                "exit_code": code,
+                "uptime_s": round(uptime, 1),
+                "restart_in_s": delay,
+            },
+        )
+    elif now >= slot.restart_at:
+        slot.restarts += 1
+        _start_child(slot, argv, env)
+        counter.count("worker")
+    return False
+
+
+def _start_child(slot: _Slot, argv: list[str], env: dict[str, str]) -> None:
+    libc = ctypes.CDLL(None) if sys.platform == "linux" else None
+
+    def die_with_parent() -> None:
+        # Before exec, in the child: SIGTERM it if this supervisor dies (even by SIGKILL), so that
+        # no orphan keeps taking jobs beside the node that replaces us. This parent has no threads.
+        if libc is not None:
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    slot.popen = subprocess.Popen(argv, env=env, preexec_fn=die_with_parent)
+    slot.started = time.monotonic()
+    slot.restart_at = None
+    log.info(
+        "worker process started", extra={"slot": slot.number, "child_pid": slot.popen.pid, "restarts": slot.restarts}
+    )
+
+
+def _stop_children(slots: list[_Slot]) -> None:
+    live = [s.popen for s in slots if s.popen is not None and s.popen.poll() is None]
+    for child in live:
+        child.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + 20
-    for child in children:
+    for child in live:
         try:
             child.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             child.kill()
-    return 0 if stop.is_set() else 1
+            child.wait()
 
 
 def _sweep_forever(

@@ -35,6 +35,8 @@ class Snapshot:
     """model -> the same for the real-time factor (processing seconds / audio seconds)"""
     webhooks: dict[str, int]
     """outcome -> deliveries"""
+    restarts: dict[str, int]
+    """process -> restarts by a supervisor"""
 
 
 class JobMetrics:
@@ -63,6 +65,11 @@ class JobMetrics:
         with redis_errors():
             self._r.hincrby(self._k.webhook_counts, outcome, 1)
 
+    def restart(self, process: str) -> None:
+        """A supervisor restarted a process that died (`worker`, `redis-server`, `s3-server`, `api`)."""
+        with redis_errors():
+            self._r.hincrby(self._k.restart_counts, process, 1)
+
     def _observe(
         self, pipe: redis.client.Pipeline, name: str, model: str, value: float, buckets: tuple[float, ...]
     ) -> None:
@@ -77,6 +84,7 @@ class JobMetrics:
             jobs = {tuple(text_of(k).split("|", 2)): int(v) for k, v in self._r.hgetall(self._k.job_counts).items()}
             audio = {text_of(k): float(v) for k, v in self._r.hgetall(self._k.audio_seconds).items()}
             webhooks = {text_of(k): int(v) for k, v in self._r.hgetall(self._k.webhook_counts).items()}
+            restarts = {text_of(k): int(v) for k, v in self._r.hgetall(self._k.restart_counts).items()}
             processing = dict(self._histograms("processing", PROCESSING_BUCKETS))
             rtf = dict(self._histograms("rtf", RTF_BUCKETS))
         return Snapshot(
@@ -85,6 +93,7 @@ class JobMetrics:
             processing=processing,
             rtf=rtf,
             webhooks=webhooks,
+            restarts=restarts,
         )
 
     def _histograms(self, name: str, buckets: tuple[float, ...]) -> Iterator[tuple[str, tuple[list[int], float, int]]]:
