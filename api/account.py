@@ -16,8 +16,9 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 
 from api.auth import credentials
-from api.bodies import json_object
+from api.bodies import json_body
 from api.docs import errors
+from api.limits import ApiLimits
 from engine.access.keys import ApiKey, KeyStore
 from engine.errors import ApiKeyInUse, ApiKeyNotFound, InvalidParameter
 
@@ -87,10 +88,11 @@ class AccountController(Controller):
 
     @post("/api-keys", status_code=201, responses=errors("INVALID_PARAMETER"))
     async def create_key(
-        self, request: Request[Any, Any, Any], tenant_id: str, keys: KeyStore
+        self, request: Request[Any, Any, Any], tenant_id: str, keys: KeyStore, limits: ApiLimits
     ) -> Response[ApiKeyCreated]:
         """`{"name": "ci"}` (optional) → a new key and its secret, shown only here."""
-        name = _name(json_object(await request.body(), empty_ok=True).get("name"))
+        payload = await json_body(request, timeout_s=limits.body_read_timeout_s, empty_ok=True)
+        name = _name(payload.get("name"))
         if len(await asyncio.to_thread(keys.for_tenant, tenant_id)) >= MAX_KEYS:
             raise InvalidParameter(f"a tenant may have at most {MAX_KEYS} api keys; delete one first")
         record, issued = await asyncio.to_thread(keys.create_for, tenant_id, name)

@@ -15,6 +15,8 @@ from api.auth import Principal, authenticate, authenticate_upload
 from api.catalog import list_models
 from api.errors import exception_handlers
 from api.health import health, ready
+from api.limits import ApiLimits, UploadSlots
+from api.memory import MemoryTrimmer
 from api.metrics import Metrics, metrics_endpoint
 from api.openai_compat import OpenAIAudioController
 from api.recordings import RecordingsController
@@ -22,7 +24,7 @@ from api.tokens import create_seed_token, create_token
 from api.voice import VoiceController
 from api.webhooks import WebhooksController
 from engine.access.keys import KeyStore
-from engine.access.ratelimit import RateLimiter
+from engine.access.ratelimit import AuthThrottle, RateLimiter
 from engine.access.tokens import TokenSigner
 from engine.backends import Backends
 from engine.errors import ServiceUnavailable
@@ -66,13 +68,14 @@ def create_app(settings: Settings, *, backends: Backends | None = None, jobs: Jo
         except ServiceUnavailable:
             log.warning("object storage is not reachable at start-up; /ready will say so")
 
+    trimmer = MemoryTrimmer()
     return Litestar(
         route_handlers=ROUTES,
         dependencies=_dependencies(settings, backends, jobs, metrics),
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         middleware=[metrics.middleware],
-        on_startup=[ensure_bucket],
-        on_shutdown=[backends.close],
+        on_startup=[ensure_bucket, trimmer.start],
+        on_shutdown=[trimmer.stop, backends.close],
         openapi_config=OpenAPIConfig(title="Earshot", version="0.1.0", path="/schema"),
         debug=False,
         logging_config=None,
@@ -89,12 +92,14 @@ def _dependencies(settings: Settings, backends: Backends, jobs: JobQueue, metric
     outcomes = Outcomes(backends.index, events=events, metrics=JobMetrics(backends.redis))
     tokens = TokenSigner(backends.redis)
     limiter = RateLimiter(backends.redis, settings.rate_limit_per_minute)
+    limits = ApiLimits.from_settings(settings)
+    throttle = AuthThrottle(backends.redis, limits.auth_failures_per_minute)
 
     def tenant_id(request: Request[Any, Any, Any], keys: KeyStore) -> str:
-        return authenticate(request, keys, limiter)
+        return authenticate(request, keys, limiter, throttle)
 
     def principal(request: Request[Any, Any, Any], keys: KeyStore) -> Principal:
-        return authenticate_upload(request, keys, tokens, limiter)
+        return authenticate_upload(request, keys, tokens, limiter, throttle)
 
     def const(value: object) -> Provide:
         return Provide(lambda: value, use_cache=True, sync_to_thread=False)
@@ -109,6 +114,8 @@ def _dependencies(settings: Settings, backends: Backends, jobs: JobQueue, metric
         "webhooks": const(backends.webhooks),
         "catalog": const(catalog),
         "metrics": const(metrics),
+        "limits": const(limits),
+        "uploads": const(UploadSlots(limits.max_uploads, limits.max_uploads_per_key)),
         "tenant_id": Provide(tenant_id, sync_to_thread=True),
         "principal": Provide(principal, sync_to_thread=True),
     }

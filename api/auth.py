@@ -5,18 +5,20 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request
 
 from engine.access.keys import KeyStore
-from engine.access.ratelimit import RateLimiter
+from engine.access.ratelimit import AuthThrottle, RateLimiter
 from engine.access.tokens import PREFIX as _TOKEN_PREFIX
 from engine.access.tokens import TokenSigner
 from engine.errors import Unauthorized
 
-__all__ = ["Principal", "authenticate", "authenticate_upload", "basic_credentials", "credentials"]
+__all__ = ["Principal", "authenticate", "authenticate_upload", "basic_credentials", "client_address", "credentials"]
 
 _HINT = (
     "send Authorization: Basic base64(api_key:api_secret), Authorization: Bearer api_key:api_secret, "
@@ -29,6 +31,8 @@ class Principal:
     tenant_id: str
     user_id: str | None = None
     source: str = "api"
+    subject: str = ""
+    """Whose allowance a request uses: the API key, or `token:{tenant}:{identity}`."""
 
 
 def basic_credentials(header: str | None) -> tuple[str, str]:
@@ -72,26 +76,61 @@ def credentials(request: Request[Any, Any, Any]) -> tuple[str, str]:
     raise Unauthorized(_HINT)
 
 
-def authenticate(request: Request[Any, Any, Any], keys: KeyStore, limiter: RateLimiter) -> str:
-    """The tenant id of the request's API key and secret (401 otherwise), within the key's rate."""
+def client_address(request: Request[Any, Any, Any]) -> str:
+    """The peer's address (the API does not trust forwarding headers: `proxy_headers` is off)."""
+    return request.client.host if request.client else "unknown"
+
+
+@contextmanager
+def _throttled(request: Request[Any, Any, Any], throttle: AuthThrottle | None) -> Iterator[None]:
+    """Refuse an address that failed too often this minute; count this attempt if it fails."""
+    if throttle is None:
+        yield
+        return
+    address = client_address(request)
+    throttle.check(address)
+    try:
+        yield
+    except Unauthorized:
+        throttle.failed(address)
+        raise
+
+
+def _api_key(request: Request[Any, Any, Any], keys: KeyStore, limiter: RateLimiter) -> tuple[str, str]:
     key, secret = credentials(request)
     tenant_id = keys.authenticate(key, secret)
     if tenant_id is None:
         raise Unauthorized("invalid API key or secret")
     limiter.hit(key)
-    return tenant_id
+    return tenant_id, key
+
+
+def authenticate(
+    request: Request[Any, Any, Any], keys: KeyStore, limiter: RateLimiter, throttle: AuthThrottle | None = None
+) -> str:
+    """The tenant id of the request's API key and secret (401 otherwise), within the key's rate
+    and the address's allowance of failed attempts."""
+    with _throttled(request, throttle):
+        return _api_key(request, keys, limiter)[0]
 
 
 def authenticate_upload(
-    request: Request[Any, Any, Any], keys: KeyStore, tokens: TokenSigner, limiter: RateLimiter
+    request: Request[Any, Any, Any],
+    keys: KeyStore,
+    tokens: TokenSigner,
+    limiter: RateLimiter,
+    throttle: AuthThrottle | None = None,
 ) -> Principal:
     """An API key, or `Authorization: Bearer <upload token>` (sets the recording's user_id)."""
-    header = request.headers.get("authorization") or ""
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip().startswith(_TOKEN_PREFIX):
-        claims = tokens.verify(value.strip())
-        if claims.api_key and not keys.exists(claims.api_key):
-            raise Unauthorized("the API key that issued this upload token has been revoked")
-        limiter.hit(f"token:{claims.tenant_id}:{claims.identity}")
-        return Principal(tenant_id=claims.tenant_id, user_id=claims.identity, source="token")
-    return Principal(tenant_id=authenticate(request, keys, limiter))
+    with _throttled(request, throttle):
+        header = request.headers.get("authorization") or ""
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and value.strip().startswith(_TOKEN_PREFIX):
+            claims = tokens.verify(value.strip())
+            if claims.api_key and not keys.exists(claims.api_key):
+                raise Unauthorized("the API key that issued this upload token has been revoked")
+            subject = f"token:{claims.tenant_id}:{claims.identity}"
+            limiter.hit(subject)
+            return Principal(tenant_id=claims.tenant_id, user_id=claims.identity, source="token", subject=subject)
+        tenant_id, key = _api_key(request, keys, limiter)
+        return Principal(tenant_id=tenant_id, subject=key)

@@ -17,6 +17,7 @@ __all__ = [
     "exception_handlers",
     "openai_error_response",
     "openai_exception_handlers",
+    "retry_headers",
     "status_of",
 ]
 
@@ -40,6 +41,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "INVALID_PARAMETER": 400,
     "INVALID_CUSTOM_TAGS": 400,
     "EMPTY_FILE": 400,
+    "REQUEST_TIMEOUT": 408,
     "PAYLOAD_TOO_LARGE": 413,
     "UNSUPPORTED_MEDIA_TYPE": 415,
     "RECORDING_NOT_FOUND": 404,
@@ -53,13 +55,15 @@ STATUS_BY_CODE: dict[str, int] = {
     "SERVICE_UNAVAILABLE": 503,
     "INTERNAL_ERROR": 500,
 }
-"""Every code the API answers with, for the OpenAPI document (kept equal to STATUS by a test)."""
+"""Every code the API answers with, for the OpenAPI document (kept equal to STATUS by a test).
+REQUEST_TIMEOUT is the transport's (api.bodies.BodyTimeout: a request body that stalled)."""
 
 _HTTP_CODES = {
     400: "INVALID_PARAMETER",
     401: "UNAUTHORIZED",
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
+    408: "REQUEST_TIMEOUT",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
     429: "RATE_LIMITED",
@@ -87,7 +91,7 @@ def status_of(exc: errors.EarshotError) -> int:
     return 500
 
 
-def _retry_headers(exc: errors.EarshotError) -> dict[str, str] | None:
+def retry_headers(exc: errors.EarshotError) -> dict[str, str] | None:
     if isinstance(exc, errors.RateLimited):
         return {"Retry-After": str(exc.retry_after)}
     if isinstance(exc, errors.ServiceUnavailable):
@@ -99,7 +103,7 @@ def _earshot(request: Request[Any, Any, Any], exc: errors.EarshotError) -> Respo
     status = status_of(exc)
     if status >= 500:
         log.warning("request failed: %s %s: %s", request.method, request.url.path, exc.code)
-    return error_response(exc.code, exc.message, status, _retry_headers(exc))
+    return error_response(exc.code, exc.message, status, retry_headers(exc))
 
 
 def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, object]]:
@@ -162,7 +166,7 @@ def _openai_earshot(request: Request[Any, Any, Any], exc: errors.EarshotError) -
     if status >= 500:
         log.warning("request failed: %s %s: %s", request.method, request.url.path, exc.code)
     param = getattr(exc, "param", None) or ("file" if isinstance(exc, _FILE_ERRORS) else None)
-    return openai_error_response(exc.code, exc.message, status, param=param, headers=_retry_headers(exc))
+    return openai_error_response(exc.code, exc.message, status, param=param, headers=retry_headers(exc))
 
 
 def _openai_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, object]]:

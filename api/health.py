@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Callable
+
 from litestar import Response, get
 
 from engine.backends import Backends
 from engine.errors import ServiceUnavailable
 
-__all__ = ["health", "ready"]
+__all__ = ["READY_DEADLINE_S", "health", "ready"]
+
+log = logging.getLogger("earshot.api")
+
+READY_DEADLINE_S = 2.5
+"""/ready answers within this time whatever its dependencies do; a check still running then fails."""
 
 
 @get("/health", sync_to_thread=False, tags=["service"])
@@ -16,19 +25,28 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/ready", sync_to_thread=True, tags=["service"])
-def ready(backends: Backends) -> Response[dict[str, object]]:
-    """Redis and object storage answer; otherwise 503 naming the failing dependency."""
-    checks: dict[str, str] = {}
-    for name, ping in (("redis", backends.index.ping), ("storage", backends.storage.ping)):
-        try:
-            ping()
-            checks[name] = "ok"
-        except ServiceUnavailable:
-            checks[name] = "unavailable"
-    ok = all(v == "ok" for v in checks.values())
-    failing = [k for k, v in checks.items() if v != "ok"]
-    body: dict[str, object] = {"status": "ready" if ok else "unavailable", "checks": checks}
+async def _check(name: str, ping: Callable[[], None]) -> str:
+    try:
+        await asyncio.wait_for(asyncio.to_thread(ping), READY_DEADLINE_S)
+    except ServiceUnavailable:
+        return "unavailable"
+    except TimeoutError:
+        return "unavailable"
+    except Exception:
+        log.exception("readiness check of %s failed", name)
+        return "unavailable"
+    return "ok"
+
+
+@get("/ready", tags=["service"])
+async def ready(backends: Backends) -> Response[dict[str, object]]:
+    """Redis and object storage answer (each within a second or two: a hung dependency is a failing
+    one); otherwise 503 naming the failing dependency."""
+    checks = backends.readiness_checks()
+    results = await asyncio.gather(*(_check(name, ping) for name, ping in checks.items()))
+    states = dict(zip(checks, results, strict=True))
+    failing = [name for name, state in states.items() if state != "ok"]
+    body: dict[str, object] = {"status": "unavailable" if failing else "ready", "checks": states}
     if failing:
         body["failing"] = failing
-    return Response(body, status_code=200 if ok else 503)
+    return Response(body, status_code=503 if failing else 200)

@@ -22,9 +22,12 @@ from typing import Any
 
 from litestar import Controller, Request, Response, post
 
+from api.auth import credentials
+from api.bodies import timed
 from api.catalog import OPENAI_MODEL_ALIASES
 from api.docs import openai_errors
 from api.errors import openai_exception_handlers
+from api.limits import ApiLimits, UploadSlots
 from api.uploads import check_declared_length, receive_multipart
 from engine.errors import (
     AudioTooLong,
@@ -222,7 +225,9 @@ async def _run(
     service: RecordingService,
     settings: Settings,
     catalog: ModelCatalog,
+    guard: tuple[ApiLimits, UploadSlots],
 ) -> Response[Any]:
+    limits, uploads = guard
     check_declared_length(request.headers.get("content-length"), settings.max_upload_bytes)
     form = AudioForm(task=task, default_model=settings.model, models=await asyncio.to_thread(catalog.names))
     ctx = UploadContext(
@@ -232,14 +237,16 @@ async def _run(
         upload_source="openai",
     )
     recording_id = new_id()
-    received = await receive_multipart(
-        request.stream(),
-        request.headers.get("content-type"),
-        storage=service.storage,
-        key_for=lambda ext: service.upload_key(ctx, recording_id, ext),
-        limit=service.max_upload_bytes,
-        check_field=form.check,
-    )
+    api_key, _ = credentials(request)  # checked by `tenant_id` already
+    with uploads.hold(api_key):
+        received = await receive_multipart(
+            timed(request.stream(), limits.body_read_timeout_s),
+            request.headers.get("content-type"),
+            storage=service.storage,
+            key_for=lambda ext: service.upload_key(ctx, recording_id, ext),
+            limit=service.max_upload_bytes,
+            check_field=form.check,
+        )
     try:
         received.fields = form.fields()
     except EarshotError:
@@ -253,7 +260,12 @@ async def _run(
 
 
 _ERRORS = openai_errors(
-    "INVALID_PARAMETER", "EMPTY_FILE", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "TRANSCRIPTION_TIMEOUT"
+    "INVALID_PARAMETER",
+    "EMPTY_FILE",
+    "PAYLOAD_TOO_LARGE",
+    "UNSUPPORTED_MEDIA_TYPE",
+    "TRANSCRIPTION_TIMEOUT",
+    "REQUEST_TIMEOUT",
 )
 
 
@@ -270,6 +282,8 @@ class OpenAIAudioController(Controller):
         service: RecordingService,
         settings: Settings,
         catalog: ModelCatalog,
+        limits: ApiLimits,
+        uploads: UploadSlots,
     ) -> Response[Any]:
         """OpenAI's `audio.transcriptions.create`: multipart `file` and `model` (`whisper-1` or a
         name from GET /v1/models), optional `language`, `prompt`, `temperature`, `response_format`
@@ -277,7 +291,7 @@ class OpenAIAudioController(Controller):
 
         Answered when the transcription is done (504 TRANSCRIPTION_TIMEOUT after 300 s); the
         recording is an ordinary one. Errors in OpenAI's shape."""
-        return await _run("transcribe", request, tenant_id, service, settings, catalog)
+        return await _run("transcribe", request, tenant_id, service, settings, catalog, (limits, uploads))
 
     @post("/translations", status_code=200, request_max_body_size=None, responses=_ERRORS)
     async def translations(
@@ -287,7 +301,9 @@ class OpenAIAudioController(Controller):
         service: RecordingService,
         settings: Settings,
         catalog: ModelCatalog,
+        limits: ApiLimits,
+        uploads: UploadSlots,
     ) -> Response[Any]:
         """OpenAI's `audio.translations.create`: the same form, speech in any language to English
         text. English-only models (tiny.en) cannot translate: 400 naming the model."""
-        return await _run("translate", request, tenant_id, service, settings, catalog)
+        return await _run("translate", request, tenant_id, service, settings, catalog, (limits, uploads))

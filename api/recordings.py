@@ -10,11 +10,12 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.response import Redirect
 
 from api.auth import Principal
-from api.bodies import json_object
+from api.bodies import json_body, timed
 from api.docs import errors
+from api.limits import ApiLimits, UploadSlots
 from api.listing import parse_list_params
 from api.uploads import check_declared_length, receive_upload
-from engine.errors import InvalidParameter, PayloadTooLarge
+from engine.errors import InvalidParameter
 from engine.recordings.service import RecordingService, UploadContext
 from engine.recordings.subtitles import FORMATS, render
 from engine.recordings.views import RecordingList, RecordingOut, recording_out, transcription_out
@@ -22,18 +23,7 @@ from engine.settings import Settings
 
 __all__ = ["RecordingsController"]
 
-_MAX_JSON = 64 * 1024
-
 AnyRequest = Request[Any, Any, Any]
-
-
-async def _json_body(request: AnyRequest) -> dict[str, object]:
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > _MAX_JSON:
-            raise PayloadTooLarge(f"a JSON request body is limited to {_MAX_JSON} bytes")
-    return json_object(bytes(body))
 
 
 class RecordingsController(Controller):
@@ -50,14 +40,22 @@ class RecordingsController(Controller):
             "EMPTY_FILE",
             "PAYLOAD_TOO_LARGE",
             "UNSUPPORTED_MEDIA_TYPE",
+            "REQUEST_TIMEOUT",
         ),
     )
     async def upload(
-        self, request: AnyRequest, principal: Principal, service: RecordingService, settings: Settings
+        self,
+        request: AnyRequest,
+        principal: Principal,
+        service: RecordingService,
+        settings: Settings,
+        limits: ApiLimits,
+        uploads: UploadSlots,
     ) -> Response[RecordingOut]:
         """Upload audio as multipart/form-data (`file` + optional fields), or JSON with `source_url`.
 
-        Basic credentials or a Bearer upload token. Answers 201 with the queued Recording."""
+        Basic credentials or a Bearer upload token. Answers 201 with the queued Recording. A body
+        that stalls is abandoned (408); too many uploads at once is 429 per key, 503 per node."""
         check_declared_length(request.headers.get("content-length"), settings.max_upload_bytes)
         ctx = UploadContext(
             tenant_id=principal.tenant_id,
@@ -68,12 +66,14 @@ class RecordingsController(Controller):
         )
         content_type = request.headers.get("content-type") or ""
         if content_type.split(";")[0].strip().lower() == "application/json":
-            payload = await _json_body(request)
+            payload = await json_body(request, timeout_s=limits.body_read_timeout_s)
             if principal.source == "api":
                 ctx = dataclasses.replace(ctx, upload_source="url")
             recording = await asyncio.to_thread(service.create_from_url, ctx, payload)
         else:
-            recording = await receive_upload(service, ctx, request.stream(), content_type)
+            with uploads.hold(principal.subject or principal.tenant_id):
+                stream = timed(request.stream(), limits.body_read_timeout_s)
+                recording = await receive_upload(service, ctx, stream, content_type)
         body = recording_out(recording)
         return Response(body, status_code=201, headers={"Location": body.uri})
 
@@ -114,14 +114,22 @@ class RecordingsController(Controller):
         responses=errors("RECORDING_NOT_FOUND", "TRANSCRIPTION_NOT_READY", "TRANSCRIPTION_FAILED", "INVALID_PARAMETER"),
     )
     def get_transcription(
-        self, recording_id: str, tenant_id: str, service: RecordingService, format: str = "json"
+        self,
+        recording_id: str,
+        tenant_id: str,
+        service: RecordingService,
+        format: str = "json",
+        word_timing: str = "refined",
     ) -> Response[Any]:
-        """The transcript as JSON, or `?format=srt|vtt|text` as subtitles or plain text."""
+        """The transcript as JSON, or `?format=srt|vtt|text` as subtitles or plain text. Word times
+        are refined from the audio; `?word_timing=raw` gives the model's own."""
         if format != "json" and format not in FORMATS:
             raise InvalidParameter("format must be json, srt, vtt or text")
+        if word_timing not in ("refined", "raw"):
+            raise InvalidParameter("word_timing must be refined or raw")
         transcription = service.transcription(tenant_id, recording_id)
         if format == "json":
-            return Response(transcription_out(transcription))
+            return Response(transcription_out(transcription, raw_timing=word_timing == "raw"))
         return Response(render(transcription, format), media_type=FORMATS[format])
 
     @get("/{recording_id:str}/audio", status_code=307, sync_to_thread=True, responses=errors("RECORDING_NOT_FOUND"))

@@ -11,8 +11,9 @@ import msgspec
 from litestar import Request, post
 
 from api.auth import credentials
-from api.bodies import json_object
+from api.bodies import json_body
 from api.docs import errors
+from api.limits import ApiLimits
 from engine.access.tokens import IssuedToken, TokenSigner, validate_identity, validate_scopes
 from engine.errors import InvalidParameter
 from engine.settings import Settings
@@ -46,10 +47,10 @@ def _ttl(value: object, name: str, settings: Settings) -> int:
 
 @post("/v1/tokens", status_code=201, tags=["tokens"], responses=errors("INVALID_PARAMETER"))
 async def create_token(
-    request: Request[Any, Any, Any], tenant_id: str, tokens: TokenSigner, settings: Settings
+    request: Request[Any, Any, Any], tenant_id: str, tokens: TokenSigner, settings: Settings, limits: ApiLimits
 ) -> IssuedToken:
     """`{"identity": "user-42", "ttl_seconds": 600}` → a token that may upload as that identity."""
-    payload = json_object(await request.body(), empty_ok=True)
+    payload = await json_body(request, timeout_s=limits.body_read_timeout_s, empty_ok=True)
     identity = validate_identity(payload.get("identity"))
     ttl = _ttl(payload.get("ttl_seconds", DEFAULT_TTL), "ttl_seconds", settings)
     api_key, _ = credentials(request)  # checked by `tenant_id` already
@@ -58,13 +59,13 @@ async def create_token(
 
 @post("/v1/token", status_code=201, tags=["tokens"], responses=errors("INVALID_PARAMETER"))
 async def create_seed_token(
-    request: Request[Any, Any, Any], tenant_id: str, tokens: TokenSigner, settings: Settings
+    request: Request[Any, Any, Any], tenant_id: str, tokens: TokenSigner, settings: Settings, limits: ApiLimits
 ) -> SeedToken:
     """The seed SDK's form: `{"user_id", "expires_in", "scopes": ["voice-api.upload_recording"]}`.
 
     The same upload token as `POST /v1/tokens` (identity = `user_id`, lifetime = `expires_in`);
     `voice-api.upload_recording` is the only scope, and an unknown one is 400."""
-    payload = json_object(await request.body(), empty_ok=True)
+    payload = await json_body(request, timeout_s=limits.body_read_timeout_s, empty_ok=True)
     identity = validate_identity(payload.get("user_id"), "user_id")
     ttl = _ttl(payload.get("expires_in", DEFAULT_TTL), "expires_in", settings)
     scopes = validate_scopes(payload.get("scopes"))

@@ -73,8 +73,9 @@ async def receive_multipart(
     caller owns the stored object once this returns; on any error nothing is left stored.
     """
     receiver = _Receiver(storage, key_for, limit, check_field)
-    parser = PushMultipartParser(multipart_boundary(content_type), max_segment_count=64, strict=False)
+    boundary = multipart_boundary(content_type)
     try:
+        parser = PushMultipartParser(boundary, max_segment_count=64, strict=False)
         async for chunk in body:
             if chunk:
                 for event in parser.parse(chunk):
@@ -117,7 +118,7 @@ class _Receiver:
             self._buf += event
             if len(self._buf) > MAX_FIELD_BYTES:
                 name = self._segment.name if self._segment else ""
-                raise InvalidParameter(f"form field {name!r} is longer than {MAX_FIELD_BYTES} bytes")
+                raise InvalidParameter(f"form field {name[:64]!r} is longer than {MAX_FIELD_BYTES} bytes")
 
     def _start(self, segment: MultipartSegment) -> None:
         self._segment = segment
@@ -144,7 +145,7 @@ class _Receiver:
             try:
                 value = bytes(self._buf).decode("utf-8")
             except UnicodeDecodeError:
-                raise InvalidParameter(f"form field {name!r} is not valid UTF-8") from None
+                raise InvalidParameter(f"form field {name[:64]!r} is not valid UTF-8") from None
             self._check(name, value)
             self._fields[name] = value
         self._segment = None
@@ -164,6 +165,8 @@ class _Receiver:
 
 
 def _reason(exc: MultipartError) -> str:
-    """The parser's own words, without a Python repr (they can quote the offending bytes)."""
-    text = str(exc.args[0]) if exc.args else "unreadable"
-    return text if text.isprintable() and len(text) < 200 else "unreadable"
+    """The parser's own words, when they are a plain sentence: never a Python repr, which could
+    quote the offending bytes (`b'...'`) or a header value the client sent."""
+    text = str(exc.args[0]) if exc.args else ""
+    plain = text.isprintable() and len(text) < 200 and not any(c in text for c in "'\"\\<>[]{}")
+    return text if plain and text else "unreadable"

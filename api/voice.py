@@ -12,12 +12,13 @@ from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.exceptions import HTTPException
 from litestar.openapi.datastructures import ResponseSpec
 
-from api.bodies import json_object
-from engine.errors import EarshotError, InvalidParameter, NotFound, ServiceUnavailable, Unauthorized
+from api.bodies import form_fields, json_object, read_body
+from api.errors import retry_headers, status_of
+from api.limits import ApiLimits
+from engine.errors import EarshotError, NotFound
 from engine.recordings.model import Recording
 from engine.recordings.service import RecordingService, UploadContext
 from engine.recordings.telephony import VoiceService, parse_callback, voice_status
-from engine.settings import Settings
 
 __all__ = ["VoiceController"]
 
@@ -35,7 +36,10 @@ _RESPONSES = {
         (400, "A malformed callback"),
         (401, "Missing or invalid credentials"),
         (404, '{"detail": "Recording not found"}'),
+        (408, "The callback body stopped arriving"),
         (413, "The callback body is too large"),
+        (415, "Neither JSON nor a form"),
+        (429, "Too many requests or failed authentications"),
         (500, "Failed to query recording status"),
         (503, "A dependency is unavailable"),
     )
@@ -52,19 +56,21 @@ class VoiceRecording(msgspec.Struct, kw_only=True):
     transcription_uri: str
 
 
-def _detail(status: int, detail: str) -> Response[dict[str, str]]:
-    return Response({"detail": detail}, status_code=status, media_type=MediaType.JSON)
+def _detail(status: int, detail: str, headers: dict[str, str] | None = None) -> Response[dict[str, str]]:
+    return Response({"detail": detail}, status_code=status, media_type=MediaType.JSON, headers=headers)
 
 
 def _voice_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, str]]:
     if isinstance(exc, NotFound):
         return _detail(404, "Recording not found")
-    if isinstance(exc, Unauthorized):
-        return _detail(401, "Not authenticated")
-    if isinstance(exc, InvalidParameter):
-        return _detail(400, exc.message)
-    if isinstance(exc, ServiceUnavailable):
-        return _detail(503, "Service unavailable")
+    if isinstance(exc, EarshotError):
+        status = status_of(exc)
+        if status == 401:
+            return _detail(401, "Not authenticated")
+        if status == 503:
+            return _detail(503, "Service unavailable", retry_headers(exc))
+        if status < 500:
+            return _detail(status, exc.message, retry_headers(exc))
     if isinstance(exc, HTTPException) and exc.status_code < 500:
         return _detail(exc.status_code, str(exc.detail))
     log.exception("voice route failed", exc_info=exc)
@@ -103,16 +109,19 @@ class VoiceController(Controller):
 
     @post("/callback", status_code=200, request_max_body_size=_MAX_BODY, responses=_RESPONSES)
     async def callback(
-        self, request: Request[Any, Any, Any], tenant_id: str, voice: VoiceService, settings: Settings
+        self, request: Request[Any, Any, Any], tenant_id: str, voice: VoiceService, limits: ApiLimits
     ) -> dict[str, str]:
-        """A telephony provider's recording callback (form or JSON): `sessionId`, `isActive`,
-        and once the call ends `recordingUrl` (and `durationInSeconds`)."""
-        content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-        if content_type == "application/json":
-            payload: dict[str, object] = json_object(await request.body())
+        """A telephony provider's recording callback (JSON, urlencoded or multipart form):
+        `sessionId`, `isActive`, and once the call ends `recordingUrl` (and `durationInSeconds`).
+
+        `sessionId` is 1-128 letters, digits or `_ . : @ -`, not only dots (400 otherwise)."""
+        content_type = request.headers.get("content-type")
+        raw = await read_body(request, timeout_s=limits.body_read_timeout_s, limit=_MAX_BODY)
+        payload: dict[str, object]
+        if (content_type or "").split(";")[0].strip().lower() == "application/json":
+            payload = json_object(raw)
         else:
-            form = await request.form()
-            payload = {k: v for k, v in form.items() if isinstance(v, str)}
+            payload = dict(form_fields(raw, content_type))
         event = parse_callback(payload)
         ctx = UploadContext(
             tenant_id=tenant_id,

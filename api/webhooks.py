@@ -9,8 +9,9 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post, put
 
-from api.bodies import json_object
+from api.bodies import json_body
 from api.docs import errors
+from api.limits import ApiLimits
 from engine.settings import Settings
 from engine.webhooks.models import Attempt, Endpoint, validate_endpoint, validate_scheme, validate_secret
 from engine.webhooks.store import WebhookStore
@@ -63,13 +64,25 @@ def _default_scheme(request: Request[Any, Any, Any]) -> str:
     return "vocafuse" if seed_sdk else "standard"
 
 
+async def _validated(payload: dict[str, object], settings: Settings) -> tuple[str, list[str], str | None]:
+    """`validate_endpoint` resolves the URL's host: off the event loop."""
+    return await asyncio.to_thread(
+        validate_endpoint, payload, allow_private=settings.webhook_allow_private, allowed=settings.private_allowlist
+    )
+
+
 class WebhooksController(Controller):
     path = "/v1/webhooks"
     tags = ["webhooks"]
 
     @post("/", status_code=201, responses=errors("INVALID_PARAMETER"))
     async def create_webhook(
-        self, request: Request[Any, Any, Any], tenant_id: str, webhooks: WebhookStore, settings: Settings
+        self,
+        request: Request[Any, Any, Any],
+        tenant_id: str,
+        webhooks: WebhookStore,
+        settings: Settings,
+        limits: ApiLimits,
     ) -> Response[WebhookCreated]:
         """`{"url", "events": ["recording.transcribed", "recording.failed"], "description", "secret",
         "signature_scheme"}`; only `url` is required.
@@ -77,11 +90,12 @@ class WebhooksController(Controller):
         `secret` (16-128 characters) is the caller's own; without one a `whsec_` secret is generated,
         and it is in this response only. The seed's event name `recording.completed` is accepted for
         `recording.transcribed`. `signature_scheme` defaults to `standard`, or to `vocafuse` when the
-        request carries the seed SDK's `X-VocaFuse-API-Key` header (its receivers verify that scheme)."""
-        payload = json_object(await request.body())
-        url, events, description = validate_endpoint(
-            payload, allow_private=settings.webhook_allow_private, allowed=settings.private_allowlist
-        )
+        request carries the seed SDK's `X-VocaFuse-API-Key` header (its receivers verify that scheme).
+
+        The URL is judged as a delivery would judge it: a host that resolves to a private or
+        loopback address is 400 unless the operator allows it."""
+        payload = await json_body(request, timeout_s=limits.body_read_timeout_s)
+        url, events, description = await _validated(payload, settings)
         secret = validate_secret(payload.get("secret"))
         scheme = validate_scheme(payload.get("signature_scheme"), _default_scheme(request))
         endpoint = await asyncio.to_thread(
@@ -98,14 +112,13 @@ class WebhooksController(Controller):
         tenant_id: str,
         webhooks: WebhookStore,
         settings: Settings,
+        limits: ApiLimits,
     ) -> WebhookOut:
         """The same body as creation: `url` and `events` replace the endpoint's; `description`,
         `secret` and `signature_scheme` change only when given. Re-enables a disabled endpoint."""
         await asyncio.to_thread(webhooks.get_for, tenant_id, webhook_id)  # 404 before any 400
-        payload = json_object(await request.body())
-        url, events, description = validate_endpoint(
-            payload, allow_private=settings.webhook_allow_private, allowed=settings.private_allowlist
-        )
+        payload = await json_body(request, timeout_s=limits.body_read_timeout_s)
+        url, events, description = await _validated(payload, settings)
         changes: dict[str, object] = {"url": url, "events": events}
         if "description" in payload:
             changes["description"] = description

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgspec
 import redis
@@ -12,7 +12,7 @@ from engine.access.keys import KeyStore
 from engine.index.mirror import MirroredIndex, ReindexReport, SystemBackup, reindex
 from engine.index.redis_index import RedisIndex
 from engine.recordings.model import Recording
-from engine.redisio import redis_from_url
+from engine.redisio import PROBE_TIMEOUT_S, redis_from_url, redis_probe
 from engine.settings import Settings
 from engine.storage.s3 import S3Storage
 from engine.webhooks.store import WebhookStore
@@ -28,6 +28,9 @@ class Backends:
     storage: S3Storage
     keys: KeyStore
     webhooks: WebhookStore
+    probes: dict[str, Callable[[], None]] = field(default_factory=dict)
+    """Readiness checks by dependency name, each answered (or failed) within about a second; empty:
+    the index's and the storage's own `ping`."""
 
     @classmethod
     def connect(cls, settings: Settings) -> Backends:
@@ -42,7 +45,14 @@ class Backends:
             storage=storage,
             keys=KeyStore(client, backup=backup),
             webhooks=WebhookStore(client, backup=backup),
+            probes={
+                "redis": RedisIndex(redis_probe(settings.redis_url)).ping,
+                "storage": S3Storage.from_settings(settings, probe_timeout_s=PROBE_TIMEOUT_S).ping,
+            },
         )
+
+    def readiness_checks(self) -> dict[str, Callable[[], None]]:
+        return self.probes or {"redis": self.index.ping, "storage": self.storage.ping}
 
     def reindex(self, requeue: Callable[[Recording], None]) -> ReindexReport:
         """Rebuild Redis from object storage (see engine.mirror)."""

@@ -17,11 +17,12 @@ application key can be mistaken for a queue.
 | ``earshot:key:{api_key}``, ``earshot:t:{tenant}:keys`` | string, set | access.keys |
 | ``earshot:token-signing-key`` | string (32 bytes) | access.tokens |
 | ``earshot:rate:{subject}:{minute}`` | counter, expires | access.ratelimit |
+| ``earshot:authfail:{address}:{minute}`` | counter, expires | access.ratelimit (failed authentications) |
 | ``earshot:wh:{id}``, ``earshot:wh:{id}:attempts``, ``earshot:t:{tenant}:webhooks`` | string, list, zset | webhooks |
 | ``earshot:evt:{id}``, ``earshot:evt:{id}:published`` | string, expires | webhooks |
 | ``earshot:lock:{recording_id}`` | string lease, expires | jobs.locks |
 | ``earshot:pools``, ``earshot:pools:expiry`` | hashes | jobs.routing |
-| ``earshot:metrics:{jobs,audio_seconds,webhooks}``, ``earshot:metrics:{histogram}:{model}`` | hashes | ops.metrics |
+| ``earshot:metrics:{jobs,audio_seconds,webhooks,restarts}``, ``…:{histogram}:{model}`` | hashes | ops.metrics |
 """
 
 from __future__ import annotations
@@ -89,6 +90,9 @@ class KeySpace:
     def rate(self, subject: str, window: int) -> str:
         return f"{self.prefix}:rate:{subject}:{window}"
 
+    def auth_failures(self, address: str, window: int) -> str:
+        return f"{self.prefix}:authfail:{address}:{window}"
+
     # Webhooks
     def webhook(self, endpoint_id: str) -> str:
         return f"{self.prefix}:wh:{endpoint_id}"
@@ -129,6 +133,10 @@ class KeySpace:
     @property
     def webhook_counts(self) -> str:
         return f"{self.prefix}:metrics:webhooks"
+
+    @property
+    def restart_counts(self) -> str:
+        return f"{self.prefix}:metrics:restarts"
 
     def histogram(self, name: str, model: str) -> str:
         return f"{self.prefix}:metrics:{name}:{model}"

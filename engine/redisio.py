@@ -9,10 +9,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from engine.errors import ServiceUnavailable
 
-__all__ = ["redis_errors", "redis_from_url", "text_of"]
+__all__ = ["PROBE_TIMEOUT_S", "redis_errors", "redis_from_url", "redis_probe", "text_of"]
+
+PROBE_TIMEOUT_S = 1.0
 
 
 def redis_from_url(url: str) -> redis.Redis:
@@ -23,6 +27,20 @@ def redis_from_url(url: str) -> redis.Redis:
         socket_timeout=10,
         health_check_interval=15,
         retry_on_timeout=False,
+    )
+
+
+def redis_probe(url: str, timeout_s: float = PROBE_TIMEOUT_S) -> redis.Redis:
+    """A client for readiness checks: one try, answered within `timeout_s`, so that a Redis that
+    accepts connections but never answers (stopped, swapping) is reported as down, quickly."""
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=timeout_s,
+        socket_timeout=timeout_s,
+        health_check_interval=0,
+        retry_on_timeout=False,
+        retry=Retry(NoBackoff(), 0),
+        max_connections=4,
     )
 
 

@@ -143,6 +143,34 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     rate_limit_per_minute: Annotated[
         int, Meta(ge=0, description="Requests per minute per API key (or upload token); 0 turns the limit off.")
     ] = 1200
+    auth_failures_per_minute: Annotated[
+        int,
+        Meta(
+            ge=0,
+            description="Failed authentications per client address and minute before its requests are 429 "
+            "until the minute ends; 0 turns the throttle off.",
+        ),
+    ] = 20
+    body_read_timeout_s: Annotated[
+        float,
+        Meta(
+            gt=0,
+            le=600,
+            description="A request body whose next chunk does not arrive in this many seconds is abandoned "
+            "(408; an upload stores nothing).",
+        ),
+    ] = 30.0
+    max_concurrent_uploads: Annotated[
+        int, Meta(ge=1, description="Uploads streaming at once per API process; beyond: 503 with Retry-After.")
+    ] = 64
+    max_concurrent_uploads_per_key: Annotated[
+        int,
+        Meta(
+            ge=1,
+            description="Uploads streaming at once per API key (or upload-token identity) per API process; "
+            "beyond: 429 with Retry-After.",
+        ),
+    ] = 16
     job_max_retries: Annotated[
         int, Meta(ge=0, description="Retries of a job after transient failures (Redis or S3 down).")
     ] = 20

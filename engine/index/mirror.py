@@ -4,7 +4,7 @@
   every change (before the index on create, after it on update; first on delete, so that a
   failed delete leaves a recording that can still be deleted, not one that comes back).
 - `SystemBackup` keeps tenants, API keys (hashes only), webhook endpoints and telephony session
-  names under `_system/`.
+  names under `_system/` (a session name's copy is written before its Redis key).
 - `reindex` rebuilds the Redis index and those records from storage, and requeues the jobs of
   recordings that were still processing (jobs are safe to run twice).
 """
@@ -99,8 +99,20 @@ class MirroredIndex:
         return self._index.page(query)
 
     def set_alias(self, tenant_id: str, alias: str, recording_id: str) -> str:
+        """The copy first, then Redis: if storage fails, Redis is left without the alias (the caller
+        gets the error and retries), never with an alias that `reindex` would not bring back. A
+        copy without its Redis alias is harmless: restored, it names a recording that the next
+        callback for that session creates under that id."""
+        existing = self._index.get_alias(tenant_id, alias)
+        if existing is not None:
+            return existing
+        backup_key = f"{tenant_id}:{alias}"
+        self._backup.save("aliases", backup_key, recording_id)
         winner = self._index.set_alias(tenant_id, alias, recording_id)
-        self._backup.save("aliases", f"{tenant_id}:{alias}", winner)
+        if winner != recording_id:
+            # A simultaneous callback named the session first (and saved its copy first): our copy
+            # may have overwritten it, so write the winner's again.
+            self._backup.save("aliases", backup_key, winner)
         return winner
 
     def get_alias(self, tenant_id: str, alias: str) -> str | None:

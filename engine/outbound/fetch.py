@@ -8,29 +8,26 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import httpx
 
 from engine.errors import InvalidParameter, SourceFetchFailed
-from engine.outbound.guard import Network, TargetRefused, pin
+from engine.outbound.guard import Network, TargetRefused, check_url, pin
 from engine.storage.protocol import Storage
 
 __all__ = ["check_source_url", "fetch_to_storage"]
 
 MAX_REDIRECTS = 5
-MAX_URL = 2048
 TIMEOUT = httpx.Timeout(connect=10, read=60, write=30, pool=10)
 
 
 def check_source_url(url: object) -> str:
-    """Syntax only (the API's check); addresses are checked when fetching."""
-    if not isinstance(url, str) or len(url) > MAX_URL:
-        raise InvalidParameter(f"source_url must be an http(s) URL of at most {MAX_URL} characters")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidParameter("source_url must be an http or https URL with a host")
-    return url
+    """Syntax only (the API's check, `guard.check_url`); addresses are checked when fetching."""
+    try:
+        return check_url(url)
+    except ValueError as exc:
+        raise InvalidParameter(f"source_url {exc}") from None
 
 
 class _BodyReader:

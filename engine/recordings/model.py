@@ -10,6 +10,7 @@ from enum import StrEnum
 import msgspec
 
 from engine.errors import InvalidCustomTags
+from engine.untrusted import MalformedJson, decode_json
 
 __all__ = [
     "Features",
@@ -113,9 +114,9 @@ def validate_custom_tags(raw: str | bytes | None) -> dict[str, str] | None:
     if raw is None or raw in ("", b""):
         return None
     try:
-        tags = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
-        raise InvalidCustomTags("custom_tags must be a JSON object of string values") from None
+        tags = decode_json(raw)
+    except MalformedJson as exc:
+        raise InvalidCustomTags(f"custom_tags must be a JSON object of string values ({exc})") from None
     if not isinstance(tags, dict):
         raise InvalidCustomTags("custom_tags must be a JSON object of string values")
     if len(tags) > MAX_TAGS:

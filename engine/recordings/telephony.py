@@ -8,6 +8,7 @@ with either id. Callbacks are idempotent: providers retry them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import msgspec
@@ -15,15 +16,19 @@ import msgspec
 from engine.clock import utc_now
 from engine.errors import InvalidParameter, RecordingNotFound, SourceFetchFailed
 from engine.index.protocol import Index
-from engine.outbound.fetch import check_source_url
+from engine.outbound.guard import check_url
 from engine.recordings.model import Features, Recording, Status, audio_key, new_id
 from engine.recordings.outcomes import Outcomes
 from engine.recordings.service import RecordingService, UploadContext
 
-__all__ = ["CallbackEvent", "VoiceService", "parse_callback", "voice_status"]
+__all__ = ["SESSION_ID", "CallbackEvent", "VoiceService", "check_session_id", "parse_callback", "voice_status"]
 
 _SESSION_FIELDS = ("sessionId", "session_id", "recordingId", "recording_id", "callSessionId")
 _TRUE = {"1", "true", "yes", "active"}
+SESSION_ID = re.compile(r"[A-Za-z0-9_.:@-]{1,128}")
+"""A provider's session id (`ATVId_…`, `conf_…`, `v3:…`, UUIDs): letters, digits and `_ . : @ -`,
+not only dots. It names a Redis key and an object in storage (`_system/aliases/…`), so no `/`, no
+path segment `.` or `..`, no whitespace or control characters."""
 
 
 class CallbackEvent(msgspec.Struct, kw_only=True, frozen=True):
@@ -32,18 +37,25 @@ class CallbackEvent(msgspec.Struct, kw_only=True, frozen=True):
     recording_url: str | None = None
 
 
-def parse_callback(payload: Mapping[str, object]) -> CallbackEvent:
-    session = next((payload[k] for k in _SESSION_FIELDS if payload.get(k)), None)
-    if not isinstance(session, str | int) or not str(session).strip() or len(str(session)) > 128:
+def check_session_id(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int):
         raise InvalidParameter("sessionId is required")
+    session = str(value).strip()
+    if not SESSION_ID.fullmatch(session) or not session.strip("."):
+        raise InvalidParameter("sessionId must be 1-128 letters, digits or _ . : @ - (and not only dots)")
+    return session
+
+
+def parse_callback(payload: Mapping[str, object]) -> CallbackEvent:
+    session = check_session_id(next((payload[k] for k in _SESSION_FIELDS if payload.get(k)), None))
     raw_active = payload.get("isActive", payload.get("is_active", "0"))
     active = raw_active is True or str(raw_active).strip().lower() in _TRUE
     url = payload.get("recordingUrl") or payload.get("recording_url")
-    return CallbackEvent(
-        session_id=str(session).strip(),
-        active=active,
-        recording_url=check_source_url(url) if url else None,
-    )
+    try:
+        recording_url = check_url(url) if url else None
+    except ValueError as exc:
+        raise InvalidParameter(f"recordingUrl {exc}") from None
+    return CallbackEvent(session_id=session, active=active, recording_url=recording_url)
 
 
 def voice_status(recording: Recording) -> str:

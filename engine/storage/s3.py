@@ -56,13 +56,17 @@ class S3Storage:
         self.bucket = bucket
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> S3Storage:
-        # Few, fast retries: an outage must surface as an error within seconds, not a long hang.
-        http = urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=3, read=60),
-            maxsize=16,
-            retries=urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=(502, 503, 504)),
-        )
+    def from_settings(cls, settings: Settings, *, probe_timeout_s: float | None = None) -> S3Storage:
+        """The storage of `settings`. With `probe_timeout_s`: a client for readiness checks, one
+        try answered within that time (an S3 server that hangs is reported down, quickly)."""
+        if probe_timeout_s is not None:
+            timeout = urllib3.Timeout(connect=probe_timeout_s, read=probe_timeout_s)
+            retries = urllib3.Retry(total=0, redirect=0)
+        else:
+            # Few, fast retries: an outage must surface as an error within seconds, not a long hang.
+            timeout = urllib3.Timeout(connect=3, read=60)
+            retries = urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=(502, 503, 504))
+        http = urllib3.PoolManager(timeout=timeout, maxsize=16, retries=retries)
         client = Minio(
             settings.s3_endpoint,
             access_key=settings.s3_access_key,

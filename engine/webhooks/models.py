@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime
 
 import msgspec
 
 from engine.errors import InvalidParameter
-from engine.outbound.guard import Network, is_public, permitted
+from engine.outbound.guard import Network, TargetRefused, check_url, judge_url
 from engine.recordings.views import RecordingOut
 
 __all__ = [
@@ -89,15 +88,19 @@ class Event(msgspec.Struct, kw_only=True):
 def validate_endpoint(
     payload: object, *, allow_private: bool, allowed: tuple[Network, ...] = ()
 ) -> tuple[str, list[str], str | None]:
+    """`url`, `events` and `description` of an endpoint. The URL is judged by the SSRF guard as a
+    delivery would judge it (its host resolved now: `127.1`, `0x7f000001` or `localhost` are
+    loopback), so an endpoint that could never be delivered to is refused here, not stored.
+    Resolves DNS: call it from a thread."""
     if not isinstance(payload, dict):
         raise InvalidParameter("the body must be a JSON object")
-    url = payload.get("url")
-    if not isinstance(url, str) or len(url) > 2048 or not re.match(r"https?://[^/\s]+", url):
-        raise InvalidParameter("url must be an http or https URL of at most 2048 characters")
-    host = url.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]
-    literal = host[1:-1] if host.startswith("[") else host.rsplit(":", 1)[0]
-    if _is_ip(literal) and not permitted(literal, allow_private=allow_private, allowed=allowed):
-        raise InvalidParameter("url points to a private or loopback address, which is not allowed")
+    try:
+        url = check_url(payload.get("url"))
+        judge_url(url, allow_private=allow_private, allowed=allowed)
+    except ValueError as exc:
+        raise InvalidParameter(f"url {exc}") from None
+    except TargetRefused:
+        raise InvalidParameter("url points to a private or loopback address, which is not allowed") from None
     events = _events(payload.get("events", list(EVENT_TYPES)))
     description = payload.get("description")
     if description is not None and (not isinstance(description, str) or len(description) > 256):
@@ -144,14 +147,6 @@ def validate_scheme(scheme: object, default: str = "standard") -> str:
     if scheme not in SIGNATURE_SCHEMES:
         raise InvalidParameter(f"signature_scheme must be one of {', '.join(SIGNATURE_SCHEMES)}")
     return str(scheme)
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        is_public(text)
-    except ValueError:
-        return False
-    return True
 
 
 class EventType(msgspec.Struct):
