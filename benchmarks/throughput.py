@@ -32,14 +32,13 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from benchmarks.__main__ import Stack, duration_of, run_through_stack, services, stack
+from benchmarks.__main__ import Stack, duration_of, peak_rss_mib, run_through_stack, services, stack, write_section
 from benchmarks.data import AUDIO
 from benchmarks.wer import wer
 from engine.settings import Settings
 from engine.transcription import audio
 
 README = Path(__file__).with_name("README.md")
-MARK = "<!-- throughput -->"
 SR = audio.SAMPLE_RATE
 BEAM = 5
 
@@ -219,11 +218,9 @@ def worker_peak_rss(work: Path, settings: Settings, path: Path) -> tuple[float, 
 
 
 def _peak_mib(s: Stack) -> float:
-    pid = s.workers[0].popen.pid
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """The worker process's peak RSS (`earshot worker` is a supervisor and its worker child)."""
+    peaks = [peak_rss_mib(p) for p in s.workers[0].children()]
+    return max(peaks) if peaks else float("nan")
 
 
 def _timed(fn: Callable[[], object]) -> float:
@@ -321,9 +318,7 @@ def main() -> int:
     table = render(workloads, extras, cores)
     print(table)
     if args.write_readme:
-        text = README.read_text()
-        head = text.split(MARK)[0] if MARK in text else text + "\n"
-        README.write_text(head + MARK + "\n\n" + table + "\n")
+        write_section(README, "throughput", table)
     return 0
 
 

@@ -29,7 +29,7 @@ from engine.outbound.fetch import fetch_to_storage
 from engine.recordings.languages import language_name
 from engine.recordings.model import Features, Recording, Status, transcript_key
 from engine.recordings.outcomes import Outcomes
-from engine.recordings.transcripts import Transcription, weighted_confidence
+from engine.recordings.transcripts import StoredTranscription, Transcription, weighted_confidence
 from engine.settings import Settings
 from engine.storage.protocol import Storage
 from engine.transcription import audio
@@ -83,14 +83,27 @@ class TranscriptionJob:
             return None
         if recording.status != Status.PROCESSING:
             # Done by an earlier run; make sure its event went out (that run may have died first).
+            self._drop_stale_transcripts(recording)
             self._publish(recording)
             return None
         lease = self._locks.hold(recording.id) if self._locks else contextlib.nullcontext()
         with lease, tempfile.TemporaryDirectory(prefix="earshot-") as tmp:
+            if self._locks is not None:
+                self._drop_stale_transcripts(recording)  # under the lease: no other run is writing
             try:
                 return self._transcribe(recording, Path(tmp) / "audio")
             except JobFailure as exc:
                 return self._fail(recording, exc)
+
+    def _drop_stale_transcripts(self, recording: Recording) -> None:
+        """Remove transcript objects the index does not name: left by a run whose claim could not
+        be made (Redis went away between storing its transcript and claiming the recording)."""
+        prefix = transcript_key(recording.tenant_id, recording.id, run="")[: -len(".json")]
+        with contextlib.suppress(ServiceUnavailable):  # best effort: the next run looks again
+            for key in list(self._storage.list_keys(prefix)):
+                if key != recording.transcript_key:
+                    log.info("stale transcript removed", extra={"recording_id": recording.id, "key": key})
+                    self._storage.delete(key)
 
     def _transcribe(self, recording: Recording, path: Path) -> Status | None:
         """fetch → probe → decode → model → store, each a step below."""
@@ -192,7 +205,7 @@ class TranscriptionJob:
         confidence = (
             weighted_confidence(result.words) if options.word_timestamps else segment_confidence(result.segments)
         )
-        return Transcription(
+        return StoredTranscription(
             id=transcription_id_for(recording.id),
             recording_id=recording.id,
             tenant_id=recording.tenant_id,
@@ -208,6 +221,7 @@ class TranscriptionJob:
             duration_seconds=duration,
             words=result.words,
             segments=result.segments,
+            raw_words=result.raw_words or None,
             created_at=now,
             updated_at=now,
         )

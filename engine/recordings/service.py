@@ -31,7 +31,7 @@ from engine.recordings.model import (
     object_prefix,
     validate_custom_tags,
 )
-from engine.recordings.transcripts import Transcription
+from engine.recordings.transcripts import StoredTranscription, Transcription
 from engine.settings import Settings
 from engine.storage.protocol import Storage
 from engine.storage.purge import purge
@@ -41,7 +41,7 @@ __all__ = ["RecordingService", "UploadContext", "check_form_field", "json_fields
 
 MAX_PROMPT_CHARS = 2000
 OPTIONAL_FIELDS = ("custom_tags", "language", "model", "word_timestamps", "initial_prompt")
-_decode_transcription = msgspec.json.Decoder(Transcription).decode
+_decode_transcription = msgspec.json.Decoder(StoredTranscription).decode
 
 
 @dataclass(frozen=True, slots=True)

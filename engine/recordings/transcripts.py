@@ -6,7 +6,7 @@ from datetime import datetime
 
 import msgspec
 
-__all__ = ["Segment", "Transcription", "Word", "weighted_confidence"]
+__all__ = ["Segment", "StoredTranscription", "Transcription", "Word", "weighted_confidence"]
 
 
 class Word(msgspec.Struct, kw_only=True):
@@ -23,6 +23,8 @@ class Segment(msgspec.Struct, kw_only=True):
     text: str
     avg_logprob: float
     no_speech_prob: float
+    compression_ratio: float = 0.0
+    """gzip ratio of the text (faster-whisper's measure): above 2.4 reads as a repetition loop."""
 
 
 class Transcription(msgspec.Struct, kw_only=True):
@@ -44,6 +46,13 @@ class Transcription(msgspec.Struct, kw_only=True):
     segments: list[Segment] = msgspec.field(default_factory=list)
     created_at: datetime
     updated_at: datetime
+
+
+class StoredTranscription(Transcription, kw_only=True):
+    """The document as stored: also the model's own word times (`?word_timing=raw`), where
+    `words` carry times refined from the audio."""
+
+    raw_words: list[Word] | None = None
 
 
 def weighted_confidence(words: list[Word]) -> float:

@@ -75,8 +75,11 @@ def recording_out(recording: Recording) -> RecordingOut:
     )
 
 
-def transcription_out(transcription: Transcription) -> TranscriptionOut:
-    return TranscriptionOut(
-        **msgspec.structs.asdict(transcription),
-        uri=f"/v1/recordings/{transcription.recording_id}/transcription",
-    )
+def transcription_out(transcription: Transcription, *, raw_timing: bool = False) -> TranscriptionOut:
+    """The document as clients see it: `words` with refined times, or with `raw_timing` the
+    model's own (where the document kept them); `raw_words` itself is not repeated."""
+    fields = msgspec.structs.asdict(transcription)
+    raw = fields.pop("raw_words", None)
+    if raw_timing and raw is not None:
+        fields["words"] = raw
+    return TranscriptionOut(**fields, uri=f"/v1/recordings/{transcription.recording_id}/transcription")

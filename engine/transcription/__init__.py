@@ -1,6 +1,7 @@
 """Turning audio into words: ffprobe/ffmpeg (`audio`), the faster-whisper adapter (`whisper`) and
-cross-recording batching (`batching`), cutting recordings into windows (`windows`) and decoding
-windows in batches (`decoder`).
+cross-recording batching (`batching`), cutting recordings into windows (`windows`), decoding
+windows in batches (`decoder`), word boundaries refined from the audio (`refine`) and the
+hallucination guard (`guard`).
 """
 
 from engine.transcription.audio import SAMPLE_RATE, AudioInfo, decode, probe
@@ -14,6 +15,8 @@ from engine.transcription.decoder import (
     WindowResult,
     to_transcript,
 )
+from engine.transcription.guard import collapse_repetitions, compression_ratio, guard_window
+from engine.transcription.refine import SpeechMask, refine_words, speech_mask
 from engine.transcription.whisper import (
     MAX_CLIP_SECONDS,
     TranscribeOptions,
@@ -31,6 +34,7 @@ __all__ = [
     "BatchingTranscriber",
     "DecodedSegment",
     "DecodedWord",
+    "SpeechMask",
     "TranscribeOptions",
     "Transcriber",
     "TranscriptResult",
@@ -40,10 +44,15 @@ __all__ = [
     "WindowItem",
     "WindowOptions",
     "WindowResult",
+    "collapse_repetitions",
+    "compression_ratio",
     "cut_windows",
     "decode",
+    "guard_window",
     "probe",
+    "refine_words",
     "segment_confidence",
+    "speech_mask",
     "stream_windows",
     "to_transcript",
 ]

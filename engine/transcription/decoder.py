@@ -141,6 +141,12 @@ class WindowResult(msgspec.Struct, kw_only=True):
         return " ".join(s.text.strip() for s in self.segments if s.text.strip())
 
 
+def _compression_ratio(text: str) -> float:
+    from faster_whisper.transcribe import get_compression_ratio
+
+    return round(float(get_compression_ratio(text)), 4) if text else 0.0
+
+
 def to_transcript(results: Iterable[WindowResult], *, first_id: int = 0) -> tuple[list[Segment], list[Word]]:
     """A recording's windows (in order) as the transcript's segments and words, rounded as
     `WhisperTranscriber` rounds them."""
@@ -156,6 +162,7 @@ def to_transcript(results: Iterable[WindowResult], *, first_id: int = 0) -> tupl
                     text=s.text.strip(),
                     avg_logprob=round(result.avg_logprob, 4),
                     no_speech_prob=round(result.no_speech_prob, 4),
+                    compression_ratio=_compression_ratio(s.text.strip()),
                 )
             )
             words.extend(

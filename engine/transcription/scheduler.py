@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 
 from engine.transcription.decoder import WindowDecoder, WindowItem, WindowOptions, WindowResult, to_transcript
+from engine.transcription.guard import collapse_repetitions, guard_window
+from engine.transcription.refine import refine_words, speech_mask
 from engine.transcription.whisper import Progress, TranscribeOptions, TranscriptResult, WhisperTranscriber
 from engine.transcription.windows import cut_windows
 
@@ -41,6 +43,8 @@ SAMPLE_RATE = 16000
 PREVIOUS_TOKENS = 223
 """What faster-whisper keeps of the previous text (half the decoder's 448 positions, less one)."""
 PROMPT_RESET_TEMPERATURE = 0.5
+SILENCE_LEVEL = 1e-4
+"""-80 dBFS: a window whose loudest sample is below this is digital silence and skips the model."""
 
 
 @dataclass(eq=False)
@@ -169,6 +173,7 @@ class WindowScheduler:
         cursor = _Cursor(blocks, self._max_window_s)
         window_options = WindowOptions.of(options)
         results: list[WindowResult] = []
+        raw_results: list[WindowResult] = []
         last_speech: float | None = None
         # Conditioning on previous text as sequential decoding does (faster-whisper's defaults):
         # the initial prompt, then every window's tokens, forgotten after a window that needed a
@@ -186,7 +191,13 @@ class WindowScheduler:
                 last_speech=last_speech,
                 seek=True,
             )
-            result = self._decode_one(item)
+            result = _silent(item) if _is_digital_silence(samples) else self._decode_one(item)
+            # The hallucination guard before the text conditions the next window; word times
+            # refined from the audio, the model's own kept beside them (engine.transcription.refine).
+            mask = speech_mask(samples, offset=item.offset)
+            result = guard_window(result, samples, mask=mask)
+            raw_results.append(result)
+            result = refine_words(result, samples, mask=mask)
             results.append(result)
             last_speech = result.last_speech
             previous = (*previous, *(token for s in result.segments for token in s.tokens))
@@ -197,7 +208,7 @@ class WindowScheduler:
             cursor.advance_to(consumed if consumed > start else start + len(samples))
             if on_progress is not None and expected_seconds:
                 on_progress(min(cursor.position / SAMPLE_RATE / expected_seconds, 0.99))
-        return _assemble(results, cursor.total / SAMPLE_RATE, options)
+        return _assemble(results, raw_results, cursor.total / SAMPLE_RATE, options)
 
     def _decode_one(self, item: WindowItem) -> WindowResult:
         pending = _Pending(item)
@@ -238,12 +249,39 @@ class WindowScheduler:
         log.debug("batch", extra={"windows": len(batch), "ms": int((time.perf_counter() - started) * 1000)})
 
 
-def _assemble(results: list[WindowResult], heard_seconds: float, options: TranscribeOptions) -> TranscriptResult:
-    segments, words = to_transcript(results)
+def _is_digital_silence(samples: np.ndarray[Any, Any]) -> bool:
+    """Nothing above -80 dBFS: no model call can find words here (Whisper would say "you")."""
+    return len(samples) == 0 or float(np.max(np.abs(samples))) < SILENCE_LEVEL
+
+
+def _silent(item: WindowItem) -> WindowResult:
+    duration = len(item.samples) / SAMPLE_RATE
+    return WindowResult(
+        offset=item.offset,
+        duration=duration,
+        language=item.options.language or "",
+        language_probability=0.0,
+        temperature=0.0,
+        avg_logprob=0.0,
+        compression_ratio=0.0,
+        no_speech_prob=1.0,
+        skipped=True,
+        last_speech=item.last_speech if item.last_speech is not None else item.offset,
+        segments=[],
+        consumed=item.offset + duration,
+    )
+
+
+def _assemble(
+    results: list[WindowResult], raw_results: list[WindowResult], heard_seconds: float, options: TranscribeOptions
+) -> TranscriptResult:
+    segments, words = to_transcript(collapse_repetitions(results))
+    raw_words = to_transcript(collapse_repetitions(raw_results))[1]
     if not options.word_timestamps:
-        words = []
-    language = results[0].language if results else options.language
-    probability = results[0].language_probability if results else None
+        words, raw_words = [], []
+    heard = [r for r in results if r.language]
+    language = heard[0].language if heard else options.language
+    probability = heard[0].language_probability if heard else None
     return TranscriptResult(
         text=" ".join(s.text for s in segments if s.text).strip(),
         language=language,
@@ -251,4 +289,5 @@ def _assemble(results: list[WindowResult], heard_seconds: float, options: Transc
         duration=round(heard_seconds, 3),
         words=words,
         segments=segments,
+        raw_words=raw_words,
     )

@@ -56,6 +56,8 @@ class TranscriptResult(msgspec.Struct, kw_only=True):
     duration: float
     words: list[Word]
     segments: list[Segment]
+    raw_words: list[Word] = []
+    """The model's own word times, where `words` carry times refined from the audio."""
 
 
 class Transcriber(Protocol):

@@ -42,7 +42,10 @@ TRANSCRIPTION_FIELDS: dict[str, Any] = {
     "updated_at": TIMESTAMP, "uri": STR,
 }  # fmt: skip
 WORD_FIELDS = {"word": STR, "start": NUM, "end": NUM, "confidence": NUM}
-SEGMENT_FIELDS = {"id": INT, "start": NUM, "end": NUM, "text": STR, "avg_logprob": NUM, "no_speech_prob": NUM}
+SEGMENT_FIELDS = {
+    "id": INT, "start": NUM, "end": NUM, "text": STR, "avg_logprob": NUM, "no_speech_prob": NUM,
+    "compression_ratio": NUM,  # an extension: the segment's quality signals (README)
+}  # fmt: skip
 LIST_FIELDS: dict[str, Any] = {
     "recordings": list, "uri": STR, "first_page_uri": STR, "next_page_uri": (STR, NULL),
     "previous_page_uri": (STR, NULL), "page": INT, "page_size": INT, "total": INT,

@@ -88,3 +88,13 @@ def test_a_stream_gives_what_the_whole_file_gives(whisper: WhisperTranscriber, a
     streamed = scheduler.transcribe_stream(audio.decode_stream(path, block_seconds=7), OPTIONS, reported.append, 60.0)
     assert streamed.text == whole.text and streamed.duration == pytest.approx(60.0, abs=0.01)
     assert reported and reported == sorted(reported) and 0 < reported[0] < 0.99
+
+
+def test_digital_silence_costs_no_model_call_and_gives_no_words(whisper: WhisperTranscriber, audio_dir: Path) -> None:
+    scheduler = WindowScheduler(whisper, batch_size=1)
+    speech = audio.decode(audio_dir / "espeak_1.wav")
+    hour_of_silence_then_speech = np.concatenate([np.zeros(16000 * 3600, dtype=np.float32), speech])
+    result = scheduler.transcribe(hour_of_silence_then_speech, OPTIONS)
+    assert scheduler.batches == [1]  # only the window holding the speech went to the model
+    assert wer((audio_dir / "espeak_1.txt").read_text(), result.text) <= 0.25
+    assert result.words[0].start >= 3599.0  # in the last window, where the speech is

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import msgspec
 import pytest
 
 from engine.clock import utc_now
-from engine.errors import ServiceUnavailable
+from engine.errors import AudioTooLong, ServiceUnavailable
 from engine.index.memory import MemoryIndex
 from engine.jobs.pipeline import TranscriptionJob, transcription_id_for
 from engine.recordings.model import Features, Recording, Status, audio_key
@@ -248,4 +249,49 @@ def test_audio_whose_header_hides_its_length_is_still_held_to_the_limit(tmp_path
 
     path = tmp_path / "a.webm"
     path.write_bytes(webm)
-    assert len(audio.decode(path, max_seconds=3)) <= 4 * audio.SAMPLE_RATE
+    decoded = 0
+    with pytest.raises(AudioTooLong):  # blocks come as they are decoded, and stop at the limit
+        for block in audio.decode_stream(path, max_seconds=3, block_seconds=1):
+            decoded += len(block)
+    assert 2 * audio.SAMPLE_RATE <= decoded <= 3 * audio.SAMPLE_RATE
+
+
+class ClaimFailsOnce(MemoryIndex):
+    """Redis goes away between storing a transcript and claiming the recording, once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    def update(self, recording: Recording, *, expect: Status | None = Status.PROCESSING) -> bool:
+        if recording.status == Status.TRANSCRIBED and not self.failed:
+            self.failed = True
+            raise ServiceUnavailable("redis is unavailable")
+        return super().update(recording, expect=expect)
+
+
+def test_a_transcript_whose_claim_failed_is_not_left_behind_by_the_retry(jfk: bytes) -> None:
+    world = World()
+    world.index = ClaimFailsOnce()
+    world.job = TranscriptionJob(
+        settings=Settings(),
+        index=world.index,
+        storage=world.storage,
+        transcriber_for=lambda name: world.transcriber,
+        locks=NoLocks(),  # type: ignore[arg-type]
+    )
+    rec = world.add(jfk)
+    with pytest.raises(ServiceUnavailable):
+        world.job.run(rec.id)
+    assert len(list(world.storage.list_keys("t/rec-0.transcript."))) == 1  # the orphan, for now
+    assert world.job.run(rec.id) == Status.TRANSCRIBED  # the queue's retry
+    done = world.index.get(rec.id)
+    assert done is not None
+    assert list(world.storage.list_keys("t/rec-0.transcript.")) == [done.transcript_key]
+
+
+class NoLocks:
+    """A lease that always holds (one run at a time is the test's own doing)."""
+
+    def hold(self, recording_id: str) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
