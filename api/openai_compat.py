@@ -38,7 +38,7 @@ from engine.errors import (
     TranscriptionTimeout,
 )
 from engine.jobs.routing import ModelCatalog
-from engine.recordings.languages import LANGUAGES
+from engine.recordings.languages import LANGUAGES, english_only
 from engine.recordings.model import Recording, Status, new_id
 from engine.recordings.service import MAX_PROMPT_CHARS, RecordingService, UploadContext
 from engine.recordings.subtitles import FORMATS, render
@@ -61,11 +61,6 @@ class OpenAIParameterError(InvalidParameter):
     def __init__(self, message: str, param: str) -> None:
         super().__init__(message)
         self.param = param
-
-
-def english_only(model: str) -> bool:
-    """Whisper's English-only models are named `*.en` (tiny.en, …; also as paths and hub ids)."""
-    return model.rstrip("/").rsplit("/", 1)[-1].endswith(".en")
 
 
 @dataclass

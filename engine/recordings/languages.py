@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["LANGUAGES", "language_name"]
+__all__ = ["LANGUAGES", "english_only", "language_name"]
 
 LANGUAGES: dict[str, str] = {
     "en": "english", "zh": "chinese", "de": "german", "es": "spanish", "ru": "russian",
@@ -30,3 +30,8 @@ LANGUAGES: dict[str, str] = {
 
 def language_name(code: str | None) -> str | None:
     return None if code is None else LANGUAGES.get(code, code)
+
+
+def english_only(model: str) -> bool:
+    """Whisper's English-only models are named `*.en` (tiny.en, …; also as paths and hub ids)."""
+    return model.rstrip("/").rsplit("/", 1)[-1].endswith(".en")

@@ -21,7 +21,7 @@ from engine.index.protocol import Index, PageQuery
 from engine.jobs.queue import JobQueue
 from engine.jobs.routing import ModelCatalog
 from engine.outbound.fetch import check_source_url
-from engine.recordings.languages import LANGUAGES
+from engine.recordings.languages import LANGUAGES, english_only
 from engine.recordings.model import (
     Features,
     Recording,
@@ -113,15 +113,19 @@ class RecordingService:
 
     def register_upload(self, ctx: UploadContext, recording_id: str, received: ReceivedUpload) -> Recording:
         """An upload's audio is stored: index it and queue its job (or undo everything)."""
-        recording = self.new_recording(
-            ctx,
-            recording_id,
-            key=received.key,
-            fields=received.fields,
-            filename=received.filename,
-            extension=received.extension,
-            size=received.size,
-        )
+        try:
+            recording = self.new_recording(
+                ctx,
+                recording_id,
+                key=received.key,
+                fields=received.fields,
+                filename=received.filename,
+                extension=received.extension,
+                size=received.size,
+            )
+        except EarshotError:
+            self._storage.delete(received.key)  # fields that only fail together: nothing stays stored
+            raise
         self.commit(recording)
         return recording
 
@@ -161,6 +165,13 @@ class RecordingService:
         source_url: str | None = None,
     ) -> Recording:
         now = utc_now()
+        model = fields.get("model", self._settings.model)
+        language = fields.get("language", "auto")
+        if english_only(model) and language not in ("auto", "en"):
+            raise InvalidParameter(
+                f"model {model[:64]!r} is English-only and cannot transcribe language {language!r}; "
+                "choose a multilingual model (GET /v1/models) or leave language out"
+            )
         return Recording(
             id=recording_id,
             tenant_id=ctx.tenant_id,
@@ -172,8 +183,8 @@ class RecordingService:
             audio_format=extension,
             status=Status.PROCESSING,
             features=Features(
-                language=fields.get("language", "auto"),
-                model=fields.get("model", self._settings.model),
+                language=language,
+                model=model,
                 word_timestamps=fields.get("word_timestamps", "true").lower() in ("true", "1"),
                 initial_prompt=fields.get("initial_prompt") or None,
                 source_url=source_url,

@@ -259,3 +259,18 @@ def test_health_and_ready_answer(stack: Stack) -> None:
     ready = httpx.get(f"{stack.url}/ready")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"redis": "ok", "storage": "ok"}
+
+
+def test_language_fr_on_an_english_only_model_is_400_naming_the_model_and_stores_nothing(
+    stack: Stack, audio_dir: Path
+) -> None:
+    key = stack.tenant("english-only")
+    with stack.client(key) as client:
+        data = (audio_dir / "jfk.flac").read_bytes()
+        refused = client.post("/v1/recordings", files={"file": ("a.flac", data)}, data={"language": "fr"})
+        assert_error(refused, 400, "INVALID_PARAMETER")
+        assert "'tiny.en' is English-only" in refused.json()["error"]["message"]
+        assert client.get("/v1/recordings").json()["total"] == 0
+        assert list(stack.backends.storage.list_keys(f"{key.tenant_id}/")) == []
+        english = client.post("/v1/recordings", files={"file": ("a.flac", data)}, data={"language": "en"})
+        assert english.status_code == 201, english.text

@@ -10,6 +10,7 @@ import pytest
 
 from api.uploads import receive_upload
 from engine.errors import (
+    InvalidParameter,
     RecordingNotFound,
     ServiceUnavailable,
     TranscriptionFailed,
@@ -136,3 +137,12 @@ def test_objects_a_delete_could_not_remove_are_remembered_and_purged_later() -> 
     storage.delete = real_delete  # type: ignore[method-assign]
     assert purge(storage, index, prefix)
     assert storage.objects == {} and index.orphans() == []
+
+
+def test_an_english_only_model_asked_for_another_language_is_400_naming_it_and_stores_nothing() -> None:
+    svc, index, storage, jobs = service()
+    with pytest.raises(InvalidParameter, match=r"'tiny\.en' is English-only") as caught:
+        upload(svc, multipart(b"RIFFdata", language="fr"))
+    assert "language 'fr'" in caught.value.message
+    assert storage.objects == {} and jobs.jobs == [] and index.page(PageQuery(tenant_id="t1"))[1] == 0
+    assert upload(svc, multipart(b"RIFFdata", language="en")).features is not None  # English is fine
