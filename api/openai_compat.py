@@ -121,18 +121,17 @@ class AudioForm:
         """The upload fields of the ordinary recording this request becomes."""
         model = self.model or self.default_model
         self._compatible(model)
-        fields = {"model": model, "language": self.language or "auto", "word_timestamps": "true"}
+        fields = {"model": model, "language": self.language or "auto", "word_timestamps": "true", "task": self.task}
         if self.prompt:
             fields["initial_prompt"] = self.prompt
         return fields
 
     def _compatible(self, model: str) -> None:
         """400 when the model cannot do what is asked (checked again once every field is in)."""
-        if self.task == "translate":
-            why = "is English-only and cannot translate" if english_only(model) else "cannot translate here"
+        if self.task == "translate" and english_only(model):
             raise OpenAIParameterError(
-                f"model {model!r} {why} ({OPENAI_MODEL_ALIASES[0]} means {self.default_model}, the default); "
-                "this deployment's workers only transcribe: use /v1/audio/transcriptions",
+                f"model {model!r} is English-only and cannot translate ({OPENAI_MODEL_ALIASES[0]} means "
+                f"{self.default_model}, the default); choose a multilingual model from GET /v1/models",
                 "model",
             )
         if english_only(model) and self.language not in (None, "en"):

@@ -164,6 +164,7 @@ class TranscriptionJob:
     def _options(self, features: Features) -> TranscribeOptions:
         return TranscribeOptions(
             language=None if features.language == "auto" else features.language,
+            task=features.task,
             word_timestamps=features.word_timestamps,
             initial_prompt=features.initial_prompt,
             beam_size=self._settings.beam_size,

@@ -39,6 +39,8 @@ class Features(msgspec.Struct, kw_only=True):
 
     language: str = "auto"
     model: str = "tiny.en"
+    task: str = "transcribe"
+    """`translate`: English text whatever the language spoken (a multilingual model)."""
     word_timestamps: bool = True
     initial_prompt: str | None = None
     source_url: str | None = None

@@ -40,7 +40,7 @@ from engine.storage.streaming import ReceivedUpload, extension_for, safe_filenam
 __all__ = ["RecordingService", "UploadContext", "check_form_field", "json_fields"]
 
 MAX_PROMPT_CHARS = 2000
-OPTIONAL_FIELDS = ("custom_tags", "language", "model", "word_timestamps", "initial_prompt")
+OPTIONAL_FIELDS = ("custom_tags", "language", "model", "word_timestamps", "initial_prompt", "task")
 _decode_transcription = msgspec.json.Decoder(StoredTranscription).decode
 
 
@@ -66,6 +66,9 @@ def check_form_field(name: str, value: str, models: Collection[str]) -> None:
     elif name == "word_timestamps":
         if value.lower() not in ("true", "false", "1", "0"):
             raise InvalidParameter("word_timestamps must be true or false")
+    elif name == "task":
+        if value not in ("transcribe", "translate"):
+            raise InvalidParameter("task must be transcribe or translate")
     elif name == "initial_prompt" and len(value) > MAX_PROMPT_CHARS:
         raise InvalidParameter(f"initial_prompt is longer than {MAX_PROMPT_CHARS} characters")
 
@@ -167,10 +170,16 @@ class RecordingService:
         now = utc_now()
         model = fields.get("model", self._settings.model)
         language = fields.get("language", "auto")
+        task = fields.get("task", "transcribe")
         if english_only(model) and language not in ("auto", "en"):
             raise InvalidParameter(
                 f"model {model[:64]!r} is English-only and cannot transcribe language {language!r}; "
                 "choose a multilingual model (GET /v1/models) or leave language out"
+            )
+        if english_only(model) and task == "translate":
+            raise InvalidParameter(
+                f"model {model[:64]!r} is English-only and cannot translate; "
+                "choose a multilingual model (GET /v1/models)"
             )
         return Recording(
             id=recording_id,
@@ -185,6 +194,7 @@ class RecordingService:
             features=Features(
                 language=language,
                 model=model,
+                task=task,
                 word_timestamps=fields.get("word_timestamps", "true").lower() in ("true", "1"),
                 initial_prompt=fields.get("initial_prompt") or None,
                 source_url=source_url,

@@ -64,6 +64,8 @@ class WindowOptions(msgspec.Struct, kw_only=True, frozen=True):
 
     language: str | None = None
     """None: English on an English-only model, else detected per window."""
+    task: str = "transcribe"
+    """`translate`: English text whatever the language spoken (multilingual models)."""
     beam_size: int = 5
     best_of: int = 5
     word_timestamps: bool = True
@@ -75,7 +77,12 @@ class WindowOptions(msgspec.Struct, kw_only=True, frozen=True):
     @classmethod
     def of(cls, options: TranscribeOptions) -> WindowOptions:
         """The window options of a job's options (its prompt goes in `WindowItem.prompt`)."""
-        return cls(language=options.language, beam_size=options.beam_size, word_timestamps=options.word_timestamps)
+        return cls(
+            language=options.language,
+            task=options.task,
+            beam_size=options.beam_size,
+            word_timestamps=options.word_timestamps,
+        )
 
 
 MIN_SEEK_FRAMES = 100
@@ -265,7 +272,7 @@ class WindowDecoder:
         self._encode_batch = encode_batch
         self._bucket = max(1, round(timestamp_bucket_seconds / model.time_precision))
         self._seed = seed
-        self._tokenizers: dict[str, Any] = {}
+        self._tokenizers: dict[tuple[str, str], Any] = {}
         # The same ids for every language: non-speech tokens and the task/control tokens.
         self._suppress: list[int] = list(get_suppressed_tokens(self._tokenizer("en"), [-1]))
 
@@ -289,14 +296,14 @@ class WindowDecoder:
         self._fallback(live, encoded)
         return [self._finish(job, encoded) for job in jobs]
 
-    def _tokenizer(self, language: str) -> Any:
+    def _tokenizer(self, language: str, task: str = "transcribe") -> Any:
         from faster_whisper.tokenizer import Tokenizer
 
-        if language not in self._tokenizers:
-            self._tokenizers[language] = Tokenizer(
-                self._model.hf_tokenizer, self.multilingual, task="transcribe", language=language
+        if (language, task) not in self._tokenizers:
+            self._tokenizers[(language, task)] = Tokenizer(
+                self._model.hf_tokenizer, self.multilingual, task=task, language=language
             )
-        return self._tokenizers[language]
+        return self._tokenizers[(language, task)]
 
     def _job(self, item: WindowItem) -> _Job:
         samples = np.asarray(item.samples, dtype=np.float32).reshape(-1)
@@ -336,7 +343,7 @@ class WindowDecoder:
 
     def _prepare(self, job: _Job) -> None:
         assert job.language is not None
-        job.tokenizer = self._tokenizer(job.language)
+        job.tokenizer = self._tokenizer(job.language, job.options.task if self.multilingual else "transcribe")
         previous = job.tokenizer.encode(" " + job.item.prompt.strip()) if job.item.prompt else []
         previous = [*previous, *job.item.previous_tokens]
         job.prompt = list(self._model.get_prompt(job.tokenizer, previous, without_timestamps=False))

@@ -40,6 +40,8 @@ Progress = Callable[[float], None]
 
 class TranscribeOptions(msgspec.Struct, kw_only=True, frozen=True):
     language: str | None = None
+    task: str = "transcribe"
+    """`translate`: English text whatever the language spoken (multilingual models only)."""
     word_timestamps: bool = True
     initial_prompt: str | None = None
     beam_size: int = 5
@@ -172,6 +174,7 @@ class WhisperTranscriber:
             word_timestamps=options.word_timestamps,
             initial_prompt=options.initial_prompt,
             beam_size=options.beam_size,
+            task=options.task,
         )
         if options.batched:
             raw, info = self._batched.transcribe(

@@ -28,7 +28,13 @@ def form(task: str = "transcribe", **fields: str) -> AudioForm:
 
 def test_whisper_1_means_the_default_model_and_the_fields_make_an_ordinary_upload() -> None:
     f = form(model="whisper-1", language="en", prompt="Kennedy")
-    assert f.fields() == {"model": "tiny.en", "language": "en", "word_timestamps": "true", "initial_prompt": "Kennedy"}
+    assert f.fields() == {
+        "model": "tiny.en",
+        "language": "en",
+        "word_timestamps": "true",
+        "initial_prompt": "Kennedy",
+        "task": "transcribe",
+    }
     assert form(model="small", language="de").fields()["model"] == "small"
     assert form().fields()["language"] == "auto"
 

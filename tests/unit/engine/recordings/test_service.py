@@ -146,3 +146,12 @@ def test_an_english_only_model_asked_for_another_language_is_400_naming_it_and_s
     assert "language 'fr'" in caught.value.message
     assert storage.objects == {} and jobs.jobs == [] and index.page(PageQuery(tenant_id="t1"))[1] == 0
     assert upload(svc, multipart(b"RIFFdata", language="en")).features is not None  # English is fine
+
+
+def test_translation_needs_a_multilingual_model_and_the_task_is_checked() -> None:
+    svc, _, storage, _ = service()
+    with pytest.raises(InvalidParameter, match="cannot translate"):
+        upload(svc, multipart(b"RIFFdata", task="translate"))
+    with pytest.raises(InvalidParameter, match="task must be"):
+        upload(svc, multipart(b"RIFFdata", task="summarize"))
+    assert storage.objects == {}
