@@ -110,7 +110,8 @@ def test_upload_answers_201_with_location_and_a_full_processing_recording(
     assert body["s3_bucket"] == stack.settings.s3_bucket
     assert body["file_size_bytes"] == (audio_dir / "espeak_1.wav").stat().st_size
     assert body["features"] == {
-        "language": "en", "model": "tiny.en", "word_timestamps": True, "initial_prompt": None, "source_url": None,
+        "language": "en", "model": "tiny.en", "task": "transcribe", "word_timestamps": True, "initial_prompt": None,
+        "source_url": None,
     }  # fmt: skip
     assert body["custom_tags"] == {"actionType": "CreateReport"}
     assert body["upload_source"] == "api" and body["client_ip"] == "127.0.0.1"

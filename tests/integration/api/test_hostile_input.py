@@ -385,11 +385,20 @@ def _stall(url: str, key: IssuedKey, body: bytes = PART + b"x" * 65536) -> socke
 
 
 def _answer(sock: socket.socket, timeout: float) -> bytes:
+    """The response as far as it comes: headers, then the body the headers announce (it may
+    arrive in a segment of its own)."""
     sock.settimeout(timeout)
+    answer = b""
     try:
-        return sock.recv(4096)
+        while chunk := sock.recv(4096):
+            answer += chunk
+            head, sep, body = answer.partition(b"\r\n\r\n")
+            length = re.search(rb"content-length: *(\d+)", head, re.IGNORECASE)
+            if sep and (length is None or len(body) >= int(length.group(1))):
+                break
     except (TimeoutError, ConnectionError):
-        return b""
+        pass
+    return answer
 
 
 def _answers(socks: list[socket.socket], want: int, timeout: float = 10) -> dict[int, bytes]:
