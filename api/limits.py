@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from engine.errors import RateLimited, ServiceUnavailable
 from engine.settings import Settings
 
-__all__ = ["DEFAULTS", "ApiLimits", "UploadSlots"]
+__all__ = ["ApiLimits", "UploadSlots"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +41,6 @@ class ApiLimits:
             auth_failures_per_minute=settings.auth_failures_per_minute,
         )
 
-
-DEFAULTS = ApiLimits()
 
 RETRY_AFTER_S = 5
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
@@ -50,3 +52,22 @@ def watched_client(base_url: str, auth: tuple[str, str] | None, timeout: float =
         timeout=timeout,
         event_hooks={"response": [lambda r: REPORT.watch(r)]},
     )
+
+
+def upload(client: httpx.Client, path: Path) -> httpx.Response:
+    with path.open("rb") as fh:
+        return client.post("/v1/recordings", files={"file": (path.name, fh)})
+
+
+def wait_status(client: httpx.Client, ids: list[str], timeout: float = 120) -> dict[str, str]:
+    """Each recording's status once none is `processing` (5xx answers meanwhile are waited out)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        statuses = {}
+        for rid in ids:
+            response = client.get(f"/v1/recordings/{rid}")
+            statuses[rid] = response.json()["status"] if response.status_code == 200 else f"http {response.status_code}"
+        if all(s != "processing" and not s.startswith("http 5") for s in statuses.values()):
+            return statuses
+        assert time.monotonic() < deadline, f"still waiting: {statuses}"
+        time.sleep(0.2)

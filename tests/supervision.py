@@ -68,25 +68,6 @@ def kill9(pid: int) -> float:
     return time.monotonic()
 
 
-def upload(client: httpx.Client, path: Path) -> httpx.Response:
-    with path.open("rb") as fh:
-        return client.post("/v1/recordings", files={"file": (path.name, fh)})
-
-
-def wait_status(client: httpx.Client, ids: list[str], timeout: float = 90) -> dict[str, str]:
-    """Each recording's status once none is `processing` (5xx answers meanwhile are waited out)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        statuses = {}
-        for rid in ids:
-            response = client.get(f"/v1/recordings/{rid}")
-            statuses[rid] = response.json()["status"] if response.status_code == 200 else f"http {response.status_code}"
-        if all(s != "processing" and not s.startswith("http 5") for s in statuses.values()):
-            return statuses
-        assert time.monotonic() < deadline, f"still waiting: {statuses}"
-        time.sleep(0.2)
-
-
 def wait_progress(client: httpx.Client, rid: str, timeout: float = 60) -> None:
     """Until the job is inside the model: a first window done, the file not."""
     wait_for(

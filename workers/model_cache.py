@@ -12,14 +12,9 @@ from engine.transcription.batching import BatchingTranscriber
 from engine.transcription.scheduler import WindowScheduler
 from engine.transcription.whisper import Transcriber, WhisperTranscriber
 
-__all__ = ["ModelCache", "default_cpu_threads"]
+__all__ = ["ModelCache"]
 
 log = logging.getLogger("earshot.worker")
-
-
-def default_cpu_threads(settings: Settings, processes: int) -> int:
-    """Threads per model call (see `Settings.threads_per_model_call`)."""
-    return settings.threads_per_model_call(processes)
 
 
 class ModelCache:

@@ -36,7 +36,7 @@ from engine.transcription.whisper import Transcriber
 from engine.webhooks.delivery import Deliverer
 from engine.webhooks.publisher import EventPublisher
 from workers.actors import declare_actors
-from workers.model_cache import ModelCache, default_cpu_threads
+from workers.model_cache import ModelCache
 
 __all__ = ["Backoff", "RestartCounter", "exit_reason", "run", "serve"]
 
@@ -53,7 +53,7 @@ def serve(settings: Settings, *, processes: int = 1, stop: threading.Event | Non
     stop = stop or threading.Event()
     _on_signals(lambda: stop.set())
     backends = Backends.connect(settings)
-    cache = ModelCache(settings, cpu_threads=default_cpu_threads(settings, processes))
+    cache = ModelCache(settings, cpu_threads=settings.threads_per_model_call(processes))
     broker = make_broker(settings)
     jobs = DramatiqQueue(broker)
     locks = RecordingLocks(backends.redis, ttl_s=2 * settings.job_heartbeat_timeout_s)

@@ -38,13 +38,7 @@ class RateLimiter:
         if self._limit <= 0:
             return
         window, retry_after = _window(time.time())
-        key = self._k.rate(subject, window)
-        with redis_errors():
-            pipe = self._r.pipeline(transaction=False)
-            pipe.incr(key)
-            pipe.expire(key, WINDOW_S * 2)
-            count, _ = pipe.execute()
-        if int(count) > self._limit:
+        if _count(self._r, self._k.rate(subject, window)) > self._limit:
             raise RateLimited(f"more than {self._limit} requests a minute for this key", retry_after=retry_after)
 
 
@@ -74,9 +68,14 @@ class AuthThrottle:
         if not self.enabled:
             return
         window, _ = _window(time.time())
-        key = self._k.auth_failures(address, window)
-        with redis_errors():
-            pipe = self._r.pipeline(transaction=False)
-            pipe.incr(key)
-            pipe.expire(key, WINDOW_S * 2)
-            pipe.execute()
+        _count(self._r, self._k.auth_failures(address, window))
+
+
+def _count(client: redis.Redis, key: str) -> int:
+    """One more in a per-minute counter that expires by itself; returns the new count."""
+    with redis_errors():
+        pipe = client.pipeline(transaction=False)
+        pipe.incr(key)
+        pipe.expire(key, WINDOW_S * 2)
+        count, _ = pipe.execute()
+    return int(count)

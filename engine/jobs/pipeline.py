@@ -88,8 +88,11 @@ class TranscriptionJob:
             return None
         lease = self._locks.hold(recording.id) if self._locks else contextlib.nullcontext()
         with lease, tempfile.TemporaryDirectory(prefix="earshot-") as tmp:
-            if self._locks is not None:
-                self._drop_stale_transcripts(recording)  # under the lease: no other run is writing
+            if self._locks is not None and recording.sample_rate is not None:
+                # An earlier run got as far as probing, so it may have stored a transcript it never
+                # claimed; a first run has nothing to look for (no LIST on the common path). Under
+                # the lease no other run is writing.
+                self._drop_stale_transcripts(recording)
             try:
                 return self._transcribe(recording, Path(tmp) / "audio")
             except JobFailure as exc:

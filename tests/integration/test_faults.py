@@ -25,7 +25,7 @@ from engine.access.keys import IssuedKey
 from engine.backends import Backends
 from engine.settings import Settings
 from tests.conftest import child_env
-from tests.faults import REPORT, watched_client
+from tests.faults import REPORT, upload, wait_status, watched_client
 
 pytestmark = pytest.mark.integration
 
@@ -133,24 +133,6 @@ def key(faults: FaultStack) -> IssuedKey:
 
 def client_for(faults: FaultStack, key: IssuedKey) -> httpx.Client:
     return watched_client(faults.url, (key.api_key, key.api_secret), timeout=30)
-
-
-def upload(client: httpx.Client, path: Path) -> httpx.Response:
-    with path.open("rb") as fh:
-        return client.post("/v1/recordings", files={"file": (path.name, fh)})
-
-
-def wait_status(client: httpx.Client, ids: list[str], timeout: float = 120) -> dict[str, str]:
-    deadline = time.monotonic() + timeout
-    while True:
-        statuses = {}
-        for rid in ids:
-            response = client.get(f"/v1/recordings/{rid}")
-            statuses[rid] = response.json()["status"] if response.status_code == 200 else f"http {response.status_code}"
-        if all(s not in ("processing",) and not s.startswith("http 5") for s in statuses.values()):
-            return statuses
-        assert time.monotonic() < deadline, f"still waiting: {statuses}"
-        time.sleep(0.3)
 
 
 def test_a_worker_killed_mid_transcription_leaves_its_job_to_another(

@@ -47,21 +47,16 @@ MAX_UPLOADS = 24
 MAX_UPLOADS_PER_KEY = 16
 AUTH_FAILURES = 20
 LIMITS = {
-    # api.limits.ApiLimits field -> the Settings field that will carry it (/tmp/issue12_api_settings.txt)
-    "body_read_timeout_s": ("body_read_timeout_s", READ_TIMEOUT_S),
-    "max_uploads": ("max_concurrent_uploads", MAX_UPLOADS),
-    "max_uploads_per_key": ("max_concurrent_uploads_per_key", MAX_UPLOADS_PER_KEY),
-    "auth_failures_per_minute": ("auth_failures_per_minute", AUTH_FAILURES),
+    "body_read_timeout_s": READ_TIMEOUT_S,
+    "max_concurrent_uploads": MAX_UPLOADS,
+    "max_concurrent_uploads_per_key": MAX_UPLOADS_PER_KEY,
+    "auth_failures_per_minute": AUTH_FAILURES,
 }
-# Runs `earshot api` with api.limits.DEFAULTS (and the memory trim interval) replaced first, for the
-# limits Settings does not carry yet.
+# Runs `earshot api` with the memory trim interval shortened, so the RSS test need not wait long.
 LAUNCH = """
-import dataclasses, sys
-import api.limits, api.memory
+import sys
+import api.memory
 api.memory.TRIM_INTERVAL_S = 1.0
-pairs = [a.split("=") for a in sys.argv[2:]]
-d = api.limits.DEFAULTS
-api.limits.DEFAULTS = dataclasses.replace(d, **{k: type(getattr(d, k))(v) for k, v in pairs})
 from earshot.cli import main
 sys.exit(main(["api", "--port", sys.argv[1]]))
 """
@@ -83,8 +78,8 @@ class Hostile:
         return watched_client(self.url, (key.api_key, key.api_secret) if key else None)
 
 
-def _start_api(env: dict[str, str], port: int, log_path: Path, patched: dict[str, str]) -> Proc:
-    argv = [sys.executable, "-c", LAUNCH, str(port), *(f"{k}={v}" for k, v in patched.items())]
+def _start_api(env: dict[str, str], port: int, log_path: Path) -> Proc:
+    argv = [sys.executable, "-c", LAUNCH, str(port)]
     log = log_path.open("ab")
     popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
     proc = Proc(name="api", popen=popen, log_path=log_path, port=port, _log=log)
@@ -109,26 +104,19 @@ def hostile(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Ite
     base = tmp_path_factory.mktemp("hostile")
     redis_port = free_port()
     redis = start_redis(base / "redis", redis_port, appendonly=False)
-    overrides: dict[str, Any] = {}
-    patched: dict[str, str] = {}
-    for limit, (field, value) in LIMITS.items():
-        if field in Settings.__struct_fields__:
-            overrides[field] = value
-        else:
-            patched[limit] = str(value)
     mine = msgspec.structs.replace(
         settings,
         redis_url=f"redis://127.0.0.1:{redis_port}/0",
         webhook_allow_private=False,
         allow_private_urls=False,
         allowed_private_networks="",
-        rate_limit_per_minute=100_000,  # on (the failed-auth throttle follows it), never reached
-        **overrides,
+        rate_limit_per_minute=100_000,  # on, never reached
+        **LIMITS,
     )
     backends = Backends.connect(mine)
     port = free_port()
     try:
-        api = _start_api(child_env(mine), port, base / "api.log", patched)
+        api = _start_api(child_env(mine), port, base / "api.log")
     except BaseException:
         redis.stop()
         raise

@@ -27,17 +27,15 @@ from redis.retry import Retry
 from benchmarks.data import make_long_files
 from earshot.processes import children_of, free_port
 from earshot.stack import read_env_file
-from tests.faults import REPORT, watched_client
+from tests.faults import REPORT, upload, wait_status, watched_client
 from tests.supervision import (
     HealthWatch,
     alive,
     events,
     kill9,
-    upload,
     wait_for,
     wait_progress,
     wait_ready,
-    wait_status,
 )
 
 pytestmark = pytest.mark.integration

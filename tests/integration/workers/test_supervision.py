@@ -18,8 +18,8 @@ from earshot.processes import Proc, free_port, start_api, start_worker
 from engine.access.keys import IssuedKey
 from engine.settings import Settings
 from tests.conftest import Stack, child_env
-from tests.faults import REPORT, watched_client
-from tests.supervision import alive, events, kill9, upload, wait_progress, wait_ready, wait_status
+from tests.faults import REPORT, upload, wait_status, watched_client
+from tests.supervision import alive, events, kill9, wait_progress, wait_ready
 
 pytestmark = pytest.mark.integration
 
