@@ -26,10 +26,10 @@ from engine.index.protocol import Index
 from engine.jobs.locks import RecordingLocks
 from engine.ops.metrics import JobMetrics
 from engine.outbound.fetch import fetch_to_storage
-from engine.recordings.languages import language_name
+from engine.recordings.languages import LANGUAGES, language_name
 from engine.recordings.model import Features, Recording, Status, transcript_key
 from engine.recordings.outcomes import Outcomes
-from engine.recordings.transcripts import StoredTranscription, Transcription, weighted_confidence
+from engine.recordings.transcripts import StoredTranscription, Transcription, language_summary, weighted_confidence
 from engine.settings import Settings
 from engine.storage.protocol import Storage
 from engine.transcription import audio
@@ -209,15 +209,19 @@ class TranscriptionJob:
         confidence = (
             weighted_confidence(result.words) if options.word_timestamps else segment_confidence(result.segments)
         )
+        languages = language_summary(result.segments, LANGUAGES)
+        # The recording's language is the one most of its speech is in (windows detect their own).
+        code = languages[0].language_code if languages else result.language
         return StoredTranscription(
             id=transcription_id_for(recording.id),
             recording_id=recording.id,
             tenant_id=recording.tenant_id,
             text=result.text,
             confidence=confidence,
-            language=language_name(result.language),
-            language_code=result.language,
-            language_probability=result.language_probability,
+            language=language_name(code),
+            language_code=code,
+            language_probability=result.language_probability if code == result.language else None,
+            languages=languages or None,
             model=transcriber.name,
             device=transcriber.device,
             compute_type=transcriber.compute_type,

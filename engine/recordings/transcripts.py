@@ -6,7 +6,15 @@ from datetime import datetime
 
 import msgspec
 
-__all__ = ["Segment", "StoredTranscription", "Transcription", "Word", "weighted_confidence"]
+__all__ = [
+    "LanguageShare",
+    "Segment",
+    "StoredTranscription",
+    "Transcription",
+    "Word",
+    "language_summary",
+    "weighted_confidence",
+]
 
 
 class Word(msgspec.Struct, kw_only=True):
@@ -25,6 +33,17 @@ class Segment(msgspec.Struct, kw_only=True):
     no_speech_prob: float
     compression_ratio: float = 0.0
     """gzip ratio of the text (faster-whisper's measure): above 2.4 reads as a repetition loop."""
+    language: str | None = None
+    """ISO 639-1 code of the language this segment was decoded in (detected per window)."""
+
+
+class LanguageShare(msgspec.Struct, kw_only=True):
+    """How much of a recording's speech was in one language."""
+
+    language_code: str
+    language: str
+    seconds: float
+    segments: int
 
 
 class Transcription(msgspec.Struct, kw_only=True):
@@ -36,6 +55,8 @@ class Transcription(msgspec.Struct, kw_only=True):
     language: str | None
     language_code: str | None
     language_probability: float | None
+    languages: list[LanguageShare] | None = None
+    """Every language heard, most speech first (the top one is `language_code`)."""
     provider: str = "faster-whisper"
     model: str
     device: str
@@ -53,6 +74,21 @@ class StoredTranscription(Transcription, kw_only=True):
     `words` carry times refined from the audio."""
 
     raw_words: list[Word] | None = None
+
+
+def language_summary(segments: list[Segment], names: dict[str, str]) -> list[LanguageShare]:
+    """Speech time and segment count per language, most speech first; `names` maps codes to names."""
+    seconds: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for s in segments:
+        if s.language and s.text:
+            seconds[s.language] = seconds.get(s.language, 0.0) + max(s.end - s.start, 0.0)
+            counts[s.language] = counts.get(s.language, 0) + 1
+    ranked = sorted(seconds, key=lambda code: (-seconds[code], code))
+    return [
+        LanguageShare(language_code=c, language=names.get(c, c), seconds=round(seconds[c], 3), segments=counts[c])
+        for c in ranked
+    ]
 
 
 def weighted_confidence(words: list[Word]) -> float:

@@ -66,6 +66,8 @@ class WindowOptions(msgspec.Struct, kw_only=True, frozen=True):
     """None: English on an English-only model, else detected per window."""
     task: str = "transcribe"
     """`translate`: English text whatever the language spoken (multilingual models)."""
+    hotwords: str | None = None
+    """Terms to favour: faster-whisper's `hotwords`, ahead of the previous text in every window's prompt."""
     beam_size: int = 5
     best_of: int = 5
     word_timestamps: bool = True
@@ -80,6 +82,7 @@ class WindowOptions(msgspec.Struct, kw_only=True, frozen=True):
         return cls(
             language=options.language,
             task=options.task,
+            hotwords=options.hotwords,
             beam_size=options.beam_size,
             word_timestamps=options.word_timestamps,
         )
@@ -103,6 +106,10 @@ class WindowItem:
     previous_tokens: tuple[int, ...] = ()
     """The recording's tokens before this window, as sequential decoding conditions on them
     (after `prompt`; the model keeps the last 223)."""
+    previous_language: str | None = None
+    """The language of the text in `prompt` and `previous_tokens`. A window detected in another
+    language is decoded without them (English text would pull German speech towards English, or
+    past it), and its segments' languages are detected one by one (the switch lies inside it)."""
     seek: bool = False
     """Decoding a recording in order: text after the window's last complete timestamp pair is left
     out and `WindowResult.consumed` says where the next window should start, as sequential
@@ -122,6 +129,8 @@ class DecodedSegment(msgspec.Struct, kw_only=True):
     text: str
     tokens: list[int]
     words: list[DecodedWord]
+    language: str | None = None
+    """Detected on the segment's own audio, where the window's language changed; else the window's."""
 
 
 class WindowResult(msgspec.Struct, kw_only=True):
@@ -170,6 +179,7 @@ def to_transcript(results: Iterable[WindowResult], *, first_id: int = 0) -> tupl
                     avg_logprob=round(result.avg_logprob, 4),
                     no_speech_prob=round(result.no_speech_prob, 4),
                     compression_ratio=_compression_ratio(s.text.strip()),
+                    language=s.language or result.language or None,
                 )
             )
             words.extend(
@@ -341,12 +351,21 @@ class WindowDecoder:
             token, probability = ranked[0]
             job.language, job.language_probability = str(token[2:-2]), float(probability)
 
+    def _language_changed(self, job: _Job) -> bool:
+        """Detected per window (language auto, a multilingual model) and not the previous text's."""
+        previous = job.item.previous_language
+        return self.multilingual and job.options.language is None and previous is not None and job.language != previous
+
     def _prepare(self, job: _Job) -> None:
         assert job.language is not None
         job.tokenizer = self._tokenizer(job.language, job.options.task if self.multilingual else "transcribe")
         previous = job.tokenizer.encode(" " + job.item.prompt.strip()) if job.item.prompt else []
         previous = [*previous, *job.item.previous_tokens]
-        job.prompt = list(self._model.get_prompt(job.tokenizer, previous, without_timestamps=False))
+        if self._language_changed(job):
+            previous = []
+        job.prompt = list(
+            self._model.get_prompt(job.tokenizer, previous, without_timestamps=False, hotwords=job.options.hotwords)
+        )
         # The last timestamp inside the real audio, rounded up to the bucket.
         last = math.ceil(job.nframes / self._model.input_stride)
         job.timestamp_limit = min(LAST_TIMESTAMP, math.ceil(last / self._bucket) * self._bucket)
@@ -437,6 +456,8 @@ class WindowDecoder:
         end = offset + duration
         fps = self._model.frames_per_second
         segments = [s for s in (self._segment(job, r, offset, end) for r in raw) if s is not None]
+        if len(segments) > 1 and self._language_changed(job):
+            segments = self._segment_languages(job, segments)
         return WindowResult(
             offset=offset,
             duration=duration,
@@ -451,6 +472,24 @@ class WindowDecoder:
             segments=segments,
             consumed=end if job.consumed_frames is None else offset + job.consumed_frames / fps,
         )
+
+    def _segment_languages(self, job: _Job, segments: list[DecodedSegment]) -> list[DecodedSegment]:
+        """Each segment's language from its own audio: one encoder pass per segment, only in the
+        window where the recording's language changes."""
+        from faster_whisper.audio import pad_or_trim
+
+        samples = np.asarray(job.item.samples, dtype=np.float32).reshape(-1)
+        offset = float(job.item.offset)
+        spans = [(round((s.start - offset) * SAMPLE_RATE), round((s.end - offset) * SAMPLE_RATE)) for s in segments]
+        features = [self._model.feature_extractor(samples[a : max(b, a + 400)])[..., :-1] for a, b in spans]
+        batch = np.stack([pad_or_trim(f, N_FRAMES) for f in features])
+        model = self._model.model
+        encoded = model.encode(_storage(batch.astype(np.float32)), to_cpu=model.device == "cuda")
+        found = model.detect_language(encoded)
+        return [
+            msgspec.structs.replace(segment, language=str(ranked[0][0][2:-2]))
+            for segment, ranked in zip(segments, found, strict=True)
+        ]
 
     def _split(self, job: _Job, tokens: list[int]) -> list[dict[str, Any]]:
         """Segments by timestamp pairs; unfinished text at the end is kept, up to the window's end."""

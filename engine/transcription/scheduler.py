@@ -180,6 +180,7 @@ class WindowScheduler:
         # temperature above 0.5.
         prompt: str | None = options.initial_prompt
         previous: tuple[int, ...] = ()
+        language: str | None = None  # of the text in `previous`
         while (window := cursor.next_window()) is not None:
             start, samples = window
             item = WindowItem(
@@ -189,6 +190,7 @@ class WindowScheduler:
                 prompt=prompt,
                 previous_tokens=previous[-PREVIOUS_TOKENS:],
                 last_speech=last_speech,
+                previous_language=language if (prompt or previous) else None,
                 seek=True,
             )
             result = _silent(item) if _is_digital_silence(samples) else self._decode_one(item)
@@ -200,6 +202,10 @@ class WindowScheduler:
             result = refine_words(result, samples, mask=mask)
             results.append(result)
             last_speech = result.last_speech
+            if result.segments:
+                if result.language != language:  # decoded without the other language's text
+                    prompt, previous = None, ()
+                language = result.language
             previous = (*previous, *(token for s in result.segments for token in s.tokens))
             if result.temperature > PROMPT_RESET_TEMPERATURE:
                 prompt, previous = None, ()

@@ -44,6 +44,8 @@ class TranscribeOptions(msgspec.Struct, kw_only=True, frozen=True):
     """`translate`: English text whatever the language spoken (multilingual models only)."""
     word_timestamps: bool = True
     initial_prompt: str | None = None
+    hotwords: str | None = None
+    """Terms to favour (a vocabulary's phrases), put before the previous text of every window."""
     beam_size: int = 5
     vad_filter: bool = False
     batched: bool = False
@@ -96,7 +98,12 @@ def segment_confidence(segments: list[Segment]) -> float:
 
 
 def _convert(
-    raw_segments: Iterable[Any], *, offset: float = 0.0, on_progress: Progress | None = None, duration: float = 0.0
+    raw_segments: Iterable[Any],
+    *,
+    offset: float = 0.0,
+    on_progress: Progress | None = None,
+    duration: float = 0.0,
+    language: str | None = None,
 ) -> tuple[list[Segment], list[Word]]:
     segments: list[Segment] = []
     words: list[Word] = []
@@ -109,6 +116,8 @@ def _convert(
                 text=seg.text.strip(),
                 avg_logprob=round(float(seg.avg_logprob), 4),
                 no_speech_prob=round(float(seg.no_speech_prob), 4),
+                compression_ratio=round(float(getattr(seg, "compression_ratio", 0.0)), 4),
+                language=language,
             )
         )
         for w in seg.words or ():
@@ -173,6 +182,7 @@ class WhisperTranscriber:
             language=options.language,
             word_timestamps=options.word_timestamps,
             initial_prompt=options.initial_prompt,
+            hotwords=options.hotwords,
             beam_size=options.beam_size,
             task=options.task,
         )
@@ -183,7 +193,7 @@ class WhisperTranscriber:
         else:
             raw, info = self._model.transcribe(audio, vad_filter=options.vad_filter, **common)
         duration = float(info.duration)
-        segments, words = _convert(raw, on_progress=on_progress, duration=duration)
+        segments, words = _convert(raw, on_progress=on_progress, duration=duration, language=info.language)
         return TranscriptResult(
             text=_text(segments),
             language=info.language,
@@ -209,6 +219,7 @@ class WhisperTranscriber:
             language=options.language,
             word_timestamps=options.word_timestamps,
             initial_prompt=options.initial_prompt,
+            hotwords=options.hotwords,
             beam_size=options.beam_size,
             without_timestamps=True,
         )
@@ -219,7 +230,7 @@ class WhisperTranscriber:
             per_clip[index].append(seg)
         results = []
         for (start, end), raw_segments in zip(bounds, per_clip, strict=True):
-            segments, words = _convert(raw_segments, offset=start)
+            segments, words = _convert(raw_segments, offset=start, language=info.language)
             results.append(
                 TranscriptResult(
                     text=_text(segments),
