@@ -21,6 +21,7 @@ from api.metrics import Metrics, metrics_endpoint
 from api.openai_compat import OpenAIAudioController
 from api.recordings import RecordingsController
 from api.tokens import create_seed_token, create_token
+from api.vocabularies import VocabulariesController
 from api.voice import VoiceController
 from api.webhooks import WebhooksController
 from engine.access.keys import KeyStore
@@ -44,6 +45,7 @@ log = logging.getLogger("earshot.api")
 ROUTES: list[ControllerRouterHandler] = [
     RecordingsController,
     WebhooksController,
+    VocabulariesController,
     AccountController,
     OpenAIAudioController,
     VoiceController,
@@ -86,7 +88,12 @@ def _dependencies(settings: Settings, backends: Backends, jobs: JobQueue, metric
     """The domain services the routes receive by name, built once per app."""
     catalog = ModelCatalog(settings.model, settings.transcription_queues[0], PoolRegistry(backends.redis))
     service = RecordingService(
-        settings=settings, index=backends.index, storage=backends.storage, jobs=jobs, models=catalog
+        settings=settings,
+        index=backends.index,
+        storage=backends.storage,
+        jobs=jobs,
+        models=catalog,
+        vocabularies=backends.vocabularies,
     )
     events = EventPublisher(backends.webhooks, jobs.enqueue_delivery)
     outcomes = Outcomes(backends.index, events=events, metrics=JobMetrics(backends.redis))
@@ -112,6 +119,7 @@ def _dependencies(settings: Settings, backends: Backends, jobs: JobQueue, metric
         "voice": const(VoiceService(index=backends.index, recordings=service, outcomes=outcomes)),
         "tokens": const(tokens),
         "webhooks": const(backends.webhooks),
+        "vocabularies": const(backends.vocabularies),
         "catalog": const(catalog),
         "metrics": const(metrics),
         "limits": const(limits),

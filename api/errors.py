@@ -49,6 +49,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "TRANSCRIPTION_FAILED": 404,
     "WEBHOOK_NOT_FOUND": 404,
     "API_KEY_NOT_FOUND": 404,
+    "VOCABULARY_NOT_FOUND": 404,
     "API_KEY_IN_USE": 409,
     "TRANSCRIPTION_TIMEOUT": 504,
     "RATE_LIMITED": 429,
@@ -75,7 +76,7 @@ def error_response(
     code: str, message: str, status: int, headers: dict[str, str] | None = None
 ) -> Response[dict[str, object]]:
     if status == 401:
-        headers = {**(headers or {}), "WWW-Authenticate": 'Basic realm="earshot"'}
+        headers = {"WWW-Authenticate": 'Basic realm="earshot"', **(headers or {})}
     return Response(
         {"error": {"code": code, "message": message, "status": status}},
         status_code=status,
@@ -99,11 +100,20 @@ def retry_headers(exc: errors.EarshotError) -> dict[str, str] | None:
     return None
 
 
+def _sent_bearer(request: Request[Any, Any, Any]) -> bool:
+    return (request.headers.get("authorization") or "").partition(" ")[0].lower() == "bearer"
+
+
 def _earshot(request: Request[Any, Any, Any], exc: errors.EarshotError) -> Response[dict[str, object]]:
     status = status_of(exc)
     if status >= 500:
         log.warning("request failed: %s %s: %s", request.method, request.url.path, exc.code)
-    return error_response(exc.code, exc.message, status, retry_headers(exc))
+    headers = retry_headers(exc)
+    if status == 401 and _sent_bearer(request):
+        # A refused Bearer credential gets a Bearer challenge (RFC 6750): browsers answer a Basic
+        # challenge with their own login dialog, even on a script's request, never this one.
+        headers = {**(headers or {}), "WWW-Authenticate": 'Bearer realm="earshot", error="invalid_token"'}
+    return error_response(exc.code, exc.message, status, headers)
 
 
 def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, object]]:

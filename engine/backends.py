@@ -15,6 +15,7 @@ from engine.recordings.model import Recording
 from engine.redisio import PROBE_TIMEOUT_S, redis_from_url, redis_probe
 from engine.settings import Settings
 from engine.storage.s3 import S3Storage
+from engine.vocabularies.store import VocabularyStore
 from engine.webhooks.store import WebhookStore
 
 __all__ = ["Backends"]
@@ -28,6 +29,7 @@ class Backends:
     storage: S3Storage
     keys: KeyStore
     webhooks: WebhookStore
+    vocabularies: VocabularyStore
     probes: dict[str, Callable[[], None]] = field(default_factory=dict)
     """Readiness checks by dependency name, each answered (or failed) within about a second; empty:
     the index's and the storage's own `ping`."""
@@ -45,6 +47,7 @@ class Backends:
             storage=storage,
             keys=KeyStore(client, backup=backup),
             webhooks=WebhookStore(client, backup=backup),
+            vocabularies=VocabularyStore(client, backup=backup),
             probes={
                 "redis": RedisIndex(redis_probe(settings.redis_url)).ping,
                 "storage": S3Storage.from_settings(settings, probe_timeout_s=PROBE_TIMEOUT_S).ping,
@@ -68,6 +71,7 @@ class Backends:
                 "tenants": self.keys.restore_tenant,
                 "keys": self.keys.restore_key,
                 "webhooks": self.webhooks.restore,
+                "vocabularies": self.vocabularies.restore,
                 "aliases": alias,
             },
             requeue=requeue,

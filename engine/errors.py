@@ -12,7 +12,8 @@
     │   ├── TranscriptionNotReady    TRANSCRIPTION_NOT_READY
     │   ├── TranscriptionFailed      TRANSCRIPTION_FAILED
     │   ├── WebhookNotFound          WEBHOOK_NOT_FOUND
-    │   └── ApiKeyNotFound           API_KEY_NOT_FOUND
+    │   ├── ApiKeyNotFound           API_KEY_NOT_FOUND
+    │   └── VocabularyNotFound       VOCABULARY_NOT_FOUND
     ├── ApiKeyInUse                  API_KEY_IN_USE        (a key may not delete itself)
     ├── TranscriptionTimeout         TRANSCRIPTION_TIMEOUT (a synchronous wait ran out)
     ├── RateLimited                  RATE_LIMITED          (with retry_after seconds)
@@ -22,7 +23,8 @@
         ├── InvalidAudio             INVALID_AUDIO
         ├── AudioTooLong             AUDIO_TOO_LONG
         ├── SourceFetchFailed        SOURCE_FETCH_FAILED
-        └── TranscriptionError       TRANSCRIPTION_ERROR
+        ├── TranscriptionError       TRANSCRIPTION_ERROR
+        └── DiarizationUnavailable   DIARIZATION_UNAVAILABLE (the diarization extra is not installed here)
 
 The engine raises these; `api.errors` maps them to HTTP statuses in one table, and the worker turns
 `JobFailure` into a failed recording while letting `ServiceUnavailable` be retried.
@@ -34,6 +36,7 @@ __all__ = [
     "ApiKeyInUse",
     "ApiKeyNotFound",
     "AudioTooLong",
+    "DiarizationUnavailable",
     "EarshotError",
     "EmptyFile",
     "InvalidAudio",
@@ -53,6 +56,7 @@ __all__ = [
     "TranscriptionTimeout",
     "Unauthorized",
     "UnsupportedMediaType",
+    "VocabularyNotFound",
     "WebhookNotFound",
 ]
 
@@ -126,6 +130,11 @@ class ApiKeyNotFound(NotFound):
     default_message = "api key not found"
 
 
+class VocabularyNotFound(NotFound):
+    code = "VOCABULARY_NOT_FOUND"
+    default_message = "vocabulary not found"
+
+
 class ApiKeyInUse(EarshotError):
     code = "API_KEY_IN_USE"
     default_message = "the api key that authenticates this request cannot delete itself; use another key"
@@ -183,3 +192,12 @@ class SourceFetchFailed(JobFailure):
 class TranscriptionError(JobFailure):
     code = "TRANSCRIPTION_ERROR"
     default_message = "the model failed to transcribe the audio"
+
+
+class DiarizationUnavailable(JobFailure):
+    """This installation lacks the speaker-diarization extra (torch and the bundled models)."""
+
+    code = "DIARIZATION_UNAVAILABLE"
+    default_message = (
+        "speaker diarization is not installed here: pip install 'earshot[diarization]' (or scripts/setup --diarization)"
+    )

@@ -20,6 +20,7 @@ application key can be mistaken for a queue.
 | ``earshot:authfail:{address}:{minute}`` | counter, expires | access.ratelimit (failed authentications) |
 | ``earshot:wh:{id}``, ``earshot:wh:{id}:attempts``, ``earshot:t:{tenant}:webhooks`` | string, list, zset | webhooks |
 | ``earshot:evt:{id}``, ``earshot:evt:{id}:published`` | string, expires | webhooks |
+| ``earshot:voc:{id}``, ``earshot:t:{tenant}:vocs`` | string (JSON Vocabulary), zset id → created ms | vocabularies |
 | ``earshot:lock:{recording_id}`` | string lease, expires | jobs.locks |
 | ``earshot:pools``, ``earshot:pools:expiry`` | hashes | jobs.routing |
 | ``earshot:metrics:{jobs,audio_seconds,webhooks,restarts}``, ``…:{histogram}:{model}`` | hashes | ops.metrics |
@@ -108,6 +109,13 @@ class KeySpace:
 
     def event_published(self, event_id: str) -> str:
         return f"{self.prefix}:evt:{event_id}:published"
+
+    # Vocabularies
+    def vocabulary(self, vocabulary_id: str) -> str:
+        return f"{self.prefix}:voc:{vocabulary_id}"
+
+    def tenant_vocabularies(self, tenant_id: str) -> str:
+        return f"{self.prefix}:t:{tenant_id}:vocs"
 
     # Jobs
     def lock(self, recording_id: str) -> str:

@@ -14,6 +14,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import msgspec
@@ -33,6 +34,7 @@ from engine.recordings.transcripts import StoredTranscription, Transcription, la
 from engine.settings import Settings
 from engine.storage.protocol import Storage
 from engine.transcription import audio
+from engine.transcription.channels import merge_channels
 from engine.transcription.whisper import (
     StreamingTranscriber,
     TranscribeOptions,
@@ -40,12 +42,16 @@ from engine.transcription.whisper import (
     TranscriptResult,
     segment_confidence,
 )
+from engine.vocabularies.apply import apply_replacements, apply_to_text
+from engine.vocabularies.model import Replacement
 from engine.webhooks.publisher import EventPublisher
 
 __all__ = ["TranscriptionJob", "transcription_id_for"]
 
 log = logging.getLogger("earshot.pipeline")
 _encode = msgspec.json.Encoder().encode
+MAX_CHANNEL_THREADS = 8
+"""Channels transcribed at once (`channels=split`); more channels wait their turn."""
 _NS = uuid.UUID("5f0e8d8e-6a3e-4f0c-9a34-2f1c1e0f7a11")
 
 
@@ -122,7 +128,7 @@ class TranscriptionJob:
             extra={"recording_id": probed.id, "tenant_id": probed.tenant_id, "audio_s": probed.duration_seconds},
         )
         started = time.perf_counter()
-        result = self._run_model(probed, transcriber, path, options)
+        result = _replaced(self._run_model(probed, transcriber, path, options), features.replacements)
         elapsed_ms = int((time.perf_counter() - started) * 1000)
         transcription = self._document(probed, transcriber, options, result, result.duration, elapsed_ms)
         return self._store(probed, transcription, transcriber.name)
@@ -158,8 +164,8 @@ class TranscriptionJob:
             raise AudioTooLong(f"the audio lasts {info.duration_seconds:.0f} s; the limit is {limit:.0f} s")
         return probed
 
-    def _decode(self, path: Path) -> NDArray[np.float32]:
-        samples = audio.decode(path, max_seconds=self._settings.max_audio_seconds)
+    def _decode(self, path: Path, channel: int | None = None) -> NDArray[np.float32]:
+        samples = audio.decode(path, max_seconds=self._settings.max_audio_seconds, channel=channel)
         if _seconds(samples) > self._settings.max_audio_seconds:
             raise AudioTooLong(f"the audio lasts {_seconds(samples):.0f} s")
         return samples
@@ -170,6 +176,7 @@ class TranscriptionJob:
             task=features.task,
             word_timestamps=features.word_timestamps,
             initial_prompt=features.initial_prompt,
+            hotwords=features.hotwords,
             beam_size=self._settings.beam_size,
             vad_filter=self._settings.vad_filter,
             batched=self._settings.batched_long,
@@ -180,16 +187,47 @@ class TranscriptionJob:
         self, recording: Recording, transcriber: Transcriber, path: Path, options: TranscribeOptions
     ) -> TranscriptResult:
         """Decode the audio and run the model: as a stream of blocks where the transcriber takes
-        one (the window scheduler: memory flat in audio length), else whole."""
+        one (the window scheduler: memory flat in audio length), else whole. `channels=split`:
+        each channel on a thread of its own (the scheduler batches their windows), then merged."""
         progress = self._progress_reporter(recording)
+        features = recording.features or Features()
+        count = recording.channels or 1
         try:
-            if isinstance(transcriber, StreamingTranscriber):
-                blocks = audio.decode_stream(path, max_seconds=self._settings.max_audio_seconds)
-                return transcriber.transcribe_stream(blocks, options, progress, recording.duration_seconds)
-            return transcriber.transcribe(self._decode(path), options, progress)
+            if features.channels != "split" or count < 2:
+                return self._run_channel(recording, transcriber, path, options, None, progress)
+            shares = [0.0] * count
+
+            def report(channel: int) -> Callable[[float], None]:
+                def share(fraction: float) -> None:
+                    shares[channel] = fraction
+                    progress(sum(shares) / count)
+
+                return share
+
+            with ThreadPoolExecutor(min(count, MAX_CHANNEL_THREADS), thread_name_prefix="earshot-channel") as pool:
+                runs = [
+                    pool.submit(self._run_channel, recording, transcriber, path, options, c, report(c))
+                    for c in range(count)
+                ]
+                return merge_channels([run.result() for run in runs])
         except (RuntimeError, ValueError, MemoryError) as exc:
             log.exception("model failed", extra={"recording_id": recording.id})
             raise TranscriptionError(f"the model failed: {type(exc).__name__}") from None
+
+    def _run_channel(
+        self,
+        recording: Recording,
+        transcriber: Transcriber,
+        path: Path,
+        options: TranscribeOptions,
+        channel: int | None,
+        progress: Callable[[float], None],
+    ) -> TranscriptResult:
+        limit = self._settings.max_audio_seconds
+        if isinstance(transcriber, StreamingTranscriber):
+            blocks = audio.decode_stream(path, max_seconds=limit, channel=channel)
+            return transcriber.transcribe_stream(blocks, options, progress, recording.duration_seconds)
+        return transcriber.transcribe(self._decode(path, channel), options, progress)
 
     def _document(
         self,
@@ -309,6 +347,20 @@ class TranscriptionJob:
             raw = self._storage.get_bytes(recording.transcript_key)
             transcription = None if raw is None else msgspec.json.decode(raw, type=Transcription)
         self._outcomes.publish(recording, transcription)
+
+
+def _replaced(result: TranscriptResult, replacements: list[Replacement] | None) -> TranscriptResult:
+    """The vocabulary's "heard → written" replacements on every word and segment of the file."""
+    if not replacements:
+        return result
+    segments = [msgspec.structs.replace(s, text=apply_to_text(s.text, replacements)) for s in result.segments]
+    return msgspec.structs.replace(
+        result,
+        text=" ".join(s.text for s in segments if s.text).strip(),
+        words=apply_replacements(result.words, replacements),
+        raw_words=apply_replacements(result.raw_words, replacements),
+        segments=segments,
+    )
 
 
 def _seconds(samples: NDArray[np.float32]) -> float:

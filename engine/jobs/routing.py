@@ -20,9 +20,11 @@ from engine.keyspace import KEYS, KeySpace
 from engine.recordings.model import Recording
 from engine.redisio import redis_errors
 
-__all__ = ["ModelCatalog", "PoolInfo", "PoolRegistry"]
+__all__ = ["DIARIZATION", "ModelCatalog", "PoolInfo", "PoolRegistry"]
 
 TTL_S = 30
+DIARIZATION = "diarization"
+"""The `model` a diarization worker announces (its stage, not a Whisper model)."""
 
 
 class PoolInfo(msgspec.Struct, kw_only=True):
@@ -98,7 +100,12 @@ class ModelCatalog:
         return pools
 
     def names(self) -> set[str]:
-        return {self._default_model} | {p.model for p in self.pools()}
+        """Whisper models an upload may name."""
+        return {self._default_model} | {p.model for p in self.pools() if p.model != DIARIZATION}
+
+    def can_diarize(self) -> bool:
+        """A diarization worker is alive (announced within the TTL)."""
+        return any(p.model == DIARIZATION for p in self.pools())
 
     def queue_for_recording(self, recording: Recording) -> str:
         return self.queue_for(recording.features.model if recording.features else self._default_model)

@@ -11,6 +11,7 @@ import msgspec
 
 from engine.errors import InvalidCustomTags
 from engine.untrusted import MalformedJson, decode_json
+from engine.vocabularies.model import Replacement
 
 __all__ = [
     "Features",
@@ -45,6 +46,17 @@ class Features(msgspec.Struct, kw_only=True):
     initial_prompt: str | None = None
     source_url: str | None = None
     """Where the engine fetches the audio from (ingest by URL and telephony callbacks)."""
+    channels: str = "mix"
+    """`split`: each channel transcribed on its own, every word labelled with its channel."""
+    diarize: bool = False
+    """Label every word with a speaker (a diarization stage after transcription)."""
+    speakers_expected: int | None = None
+    min_speakers: int | None = None
+    max_speakers: int | None = None
+    vocabulary_id: str | None = None
+    """The vocabulary this recording was uploaded with; what it held then is copied below."""
+    hotwords: str | None = None
+    replacements: list[Replacement] | None = None
 
 
 class Recording(msgspec.Struct, kw_only=True):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import msgspec
@@ -16,6 +17,7 @@ from engine.errors import (
     ServiceUnavailable,
     TranscriptionFailed,
     TranscriptionNotReady,
+    VocabularyNotFound,
 )
 from engine.index.protocol import Index, PageQuery
 from engine.jobs.queue import JobQueue
@@ -36,11 +38,29 @@ from engine.settings import Settings
 from engine.storage.protocol import Storage
 from engine.storage.purge import purge
 from engine.storage.streaming import ReceivedUpload, extension_for, safe_filename
+from engine.vocabularies.apply import hotwords
+from engine.vocabularies.store import VocabularyStore
 
 __all__ = ["RecordingService", "UploadContext", "check_form_field", "json_fields"]
 
 MAX_PROMPT_CHARS = 2000
-OPTIONAL_FIELDS = ("custom_tags", "language", "model", "word_timestamps", "initial_prompt", "task")
+OPTIONAL_FIELDS = (
+    "custom_tags",
+    "language",
+    "model",
+    "word_timestamps",
+    "initial_prompt",
+    "task",
+    "channels",
+    "diarize",
+    "speakers_expected",
+    "min_speakers",
+    "max_speakers",
+    "vocabulary_id",
+)
+BOOLEAN_FIELDS = ("word_timestamps", "diarize")
+SPEAKER_FIELDS = ("speakers_expected", "min_speakers", "max_speakers")
+MAX_SPEAKERS = 20
 _decode_transcription = msgspec.json.Decoder(StoredTranscription).decode
 
 
@@ -53,6 +73,16 @@ class UploadContext:
     upload_source: str = "api"
 
 
+CHOICES = {
+    "task": ("transcribe", "translate"),
+    "channels": ("mix", "split"),
+}
+CHOICE_HELP = {
+    "task": "task must be transcribe or translate",
+    "channels": "channels must be mix (one transcript of all channels) or split (one per channel)",
+}
+
+
 def check_form_field(name: str, value: str, models: Collection[str]) -> None:
     """Check one optional upload field as soon as it arrives (before any audio is stored)."""
     if name == "custom_tags":
@@ -63,12 +93,23 @@ def check_form_field(name: str, value: str, models: Collection[str]) -> None:
     elif name == "model":
         if value not in models:
             raise InvalidParameter(f"model {value[:64]!r} is not available; see GET /v1/models")
-    elif name == "word_timestamps":
+    elif name in CHOICES:
+        if value not in CHOICES[name]:
+            raise InvalidParameter(CHOICE_HELP[name])
+    else:
+        _check_scalar(name, value)
+
+
+def _check_scalar(name: str, value: str) -> None:
+    if name in BOOLEAN_FIELDS:
         if value.lower() not in ("true", "false", "1", "0"):
-            raise InvalidParameter("word_timestamps must be true or false")
-    elif name == "task":
-        if value not in ("transcribe", "translate"):
-            raise InvalidParameter("task must be transcribe or translate")
+            raise InvalidParameter(f"{name} must be true or false")
+    elif name in SPEAKER_FIELDS:
+        if not value.isdigit() or not 1 <= int(value) <= MAX_SPEAKERS:
+            raise InvalidParameter(f"{name} must be a whole number from 1 to {MAX_SPEAKERS}")
+    elif name == "vocabulary_id":
+        if not 0 < len(value) <= 64:
+            raise InvalidParameter("vocabulary_id must be a vocabulary's id (GET /v1/vocabularies)")
     elif name == "initial_prompt" and len(value) > MAX_PROMPT_CHARS:
         raise InvalidParameter(f"initial_prompt is longer than {MAX_PROMPT_CHARS} characters")
 
@@ -82,8 +123,10 @@ def json_fields(payload: Mapping[str, object], check: Callable[[str, str], None]
             continue
         if name == "custom_tags" and isinstance(value, dict):
             text = msgspec.json.encode(value).decode()
-        elif name == "word_timestamps" and isinstance(value, bool):
+        elif name in BOOLEAN_FIELDS and isinstance(value, bool):
             text = "true" if value else "false"
+        elif name in SPEAKER_FIELDS and isinstance(value, int) and not isinstance(value, bool):
+            text = str(value)
         elif isinstance(value, str):
             text = value
         else:
@@ -95,8 +138,16 @@ def json_fields(payload: Mapping[str, object], check: Callable[[str, str], None]
 
 class RecordingService:
     def __init__(
-        self, *, settings: Settings, index: Index, storage: Storage, jobs: JobQueue, models: ModelCatalog
+        self,
+        *,
+        settings: Settings,
+        index: Index,
+        storage: Storage,
+        jobs: JobQueue,
+        models: ModelCatalog,
+        vocabularies: VocabularyStore | None = None,
     ) -> None:
+        self._vocabularies = vocabularies
         self._settings = settings
         self._index = index
         self._storage = storage
@@ -195,9 +246,12 @@ class RecordingService:
                 language=language,
                 model=model,
                 task=task,
-                word_timestamps=fields.get("word_timestamps", "true").lower() in ("true", "1"),
+                word_timestamps=_true(fields.get("word_timestamps", "true")),
                 initial_prompt=fields.get("initial_prompt") or None,
                 source_url=source_url,
+                channels=fields.get("channels", "mix"),
+                **self._speakers(fields),
+                **self._vocabulary(ctx.tenant_id, fields.get("vocabulary_id")),
             ),
             client_ip=ctx.client_ip,
             user_agent=(ctx.user_agent or "")[:512] or None,
@@ -206,6 +260,47 @@ class RecordingService:
             created_at=now,
             updated_at=now,
         )
+
+    def _speakers(self, fields: Mapping[str, str]) -> dict[str, Any]:
+        """`diarize` and its speaker counts, checked together (each was checked alone on arrival)."""
+        diarize = _true(fields.get("diarize", "false"))
+        counts = {name: int(fields[name]) for name in SPEAKER_FIELDS if name in fields}
+        if counts and not diarize:
+            raise InvalidParameter(f"{', '.join(counts)} need diarize=true")
+        if not diarize:
+            return {}
+        if fields.get("channels") == "split":
+            raise InvalidParameter(
+                "diarize=true and channels=split do not go together: split labels words by channel already"
+            )
+        low, high = counts.get("min_speakers"), counts.get("max_speakers")
+        if low is not None and high is not None and low > high:
+            raise InvalidParameter("min_speakers is more than max_speakers")
+        if "speakers_expected" in counts and (low is not None or high is not None):
+            raise InvalidParameter("give speakers_expected or min_speakers/max_speakers, not both")
+        if not self._models.can_diarize():
+            raise InvalidParameter(
+                "diarize=true needs a diarization worker and none is running "
+                "(install the extra with `scripts/setup --diarization`; `earshot up` then starts one)"
+            )
+        return {"diarize": True, **counts}
+
+    def _vocabulary(self, tenant_id: str, vocabulary_id: str | None) -> dict[str, Any]:
+        """What the vocabulary holds now, copied into the recording: a later edit or delete does not
+        change a transcript in flight. Another tenant's id is as unknown as a made-up one."""
+        if vocabulary_id is None:
+            return {}
+        if self._vocabularies is None:
+            raise InvalidParameter("vocabularies are not available here")
+        try:
+            vocabulary = self._vocabularies.get(tenant_id, vocabulary_id)
+        except VocabularyNotFound:
+            raise InvalidParameter(f"vocabulary {vocabulary_id[:64]!r} does not exist") from None
+        return {
+            "vocabulary_id": vocabulary.id,
+            "hotwords": hotwords(vocabulary),
+            "replacements": list(vocabulary.replacements) or None,
+        }
 
     def presigned_audio_url(self, tenant_id: str, recording_id: str) -> str:
         recording = self.get(tenant_id, recording_id)
@@ -273,3 +368,7 @@ class RecordingService:
 
 def _looks_like_id(value: str) -> bool:
     return 0 < len(value) <= 64 and all(c.isalnum() or c in "-_" for c in value)
+
+
+def _true(value: str) -> bool:
+    return value.lower() in ("true", "1")

@@ -17,11 +17,15 @@ __all__ = [
 ]
 
 
-class Word(msgspec.Struct, kw_only=True):
+class Word(msgspec.Struct, kw_only=True, omit_defaults=True):
     word: str
     start: float
     end: float
     confidence: float
+    speaker: int | None = None
+    """1-based, from diarization (`diarize=true`); absent otherwise."""
+    channel: int | None = None
+    """1-based audio channel, from per-channel transcription (`channels=split`); absent otherwise."""
 
 
 class Segment(msgspec.Struct, kw_only=True):
@@ -35,6 +39,10 @@ class Segment(msgspec.Struct, kw_only=True):
     """gzip ratio of the text (faster-whisper's measure): above 2.4 reads as a repetition loop."""
     language: str | None = None
     """ISO 639-1 code of the language this segment was decoded in (detected per window)."""
+    speaker: int | None = None
+    """The speaker of most of its words (`diarize=true`)."""
+    channel: int | None = None
+    """Its audio channel (`channels=split`)."""
 
 
 class LanguageShare(msgspec.Struct, kw_only=True):

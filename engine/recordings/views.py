@@ -16,6 +16,23 @@ class SubresourceUris(msgspec.Struct, kw_only=True):
     transcription: str
 
 
+class FeaturesOut(msgspec.Struct, kw_only=True):
+    """What the caller asked for, as they asked it (the vocabulary by id: its copy stays inside)."""
+
+    language: str
+    model: str
+    task: str
+    word_timestamps: bool
+    initial_prompt: str | None
+    source_url: str | None
+    channels: str
+    diarize: bool
+    speakers_expected: int | None
+    min_speakers: int | None
+    max_speakers: int | None
+    vocabulary_id: str | None
+
+
 class RecordingOut(msgspec.Struct, kw_only=True):
     """The spec's Recording object, in its order. The stored Recording has internal fields too
     (where its transcript document is); they stop here."""
@@ -34,7 +51,7 @@ class RecordingOut(msgspec.Struct, kw_only=True):
     bit_rate: int | None
     audio_codec: str | None
     status: Status
-    features: Features | None
+    features: FeaturesOut | None
     client_ip: str | None
     user_agent: str | None
     upload_source: str | None
@@ -48,7 +65,8 @@ class RecordingOut(msgspec.Struct, kw_only=True):
     subresource_uris: SubresourceUris
 
 
-_PUBLIC = [f for f in RecordingOut.__struct_fields__ if f not in ("uri", "subresource_uris")]
+_PUBLIC = [f for f in RecordingOut.__struct_fields__ if f not in ("uri", "subresource_uris", "features")]
+_PUBLIC_FEATURES = FeaturesOut.__struct_fields__
 
 
 class TranscriptionOut(Transcription, kw_only=True):
@@ -70,9 +88,14 @@ def recording_out(recording: Recording) -> RecordingOut:
     uri = f"/v1/recordings/{recording.id}"
     return RecordingOut(
         **{name: getattr(recording, name) for name in _PUBLIC},
+        features=_features_out(recording.features),
         uri=uri,
         subresource_uris=SubresourceUris(transcription=f"{uri}/transcription"),
     )
+
+
+def _features_out(features: Features | None) -> FeaturesOut | None:
+    return None if features is None else FeaturesOut(**{f: getattr(features, f) for f in _PUBLIC_FEATURES})
 
 
 def transcription_out(transcription: Transcription, *, raw_timing: bool = False) -> TranscriptionOut:

@@ -69,14 +69,16 @@ def probe(path: Path) -> AudioInfo:
     )
 
 
-def decode(path: Path, max_seconds: float | None = None) -> np.ndarray[Any, np.dtype[np.float32]]:
+def decode(
+    path: Path, max_seconds: float | None = None, channel: int | None = None
+) -> np.ndarray[Any, np.dtype[np.float32]]:
     """Decode the first audio stream to 16 kHz mono float32, as Whisper wants it (whole, for
     sequential decoding; `decode_stream` gives the same samples block by block)."""
-    return np.concatenate(list(decode_stream(path, max_seconds=max_seconds)))
+    return np.concatenate(list(decode_stream(path, max_seconds=max_seconds, channel=channel)))
 
 
 def decode_stream(
-    path: Path, max_seconds: float | None = None, block_seconds: float = 10.0
+    path: Path, max_seconds: float | None = None, block_seconds: float = 10.0, channel: int | None = None
 ) -> Iterator[np.ndarray[Any, np.dtype[np.float32]]]:
     """Decode the first audio stream to 16 kHz mono float32 blocks of `block_seconds`, as they are
     decoded, so a long file is never whole in memory.
@@ -85,14 +87,15 @@ def decode_stream(
     already uses to read files): spawning an `ffmpeg` process per recording costs about 65 ms of
     CPU, as much as the model spends on a second of audio. Packets FFmpeg cannot decode are skipped
     (a truncated file gives what it holds); a file with no decodable audio raises `InvalidAudio`.
-    Past `max_seconds` it raises `AudioTooLong`: the length a header claims is not trusted."""
+    Past `max_seconds` it raises `AudioTooLong`: the length a header claims is not trusted.
+    `channel` (0-based): that channel alone instead of the mix of all (per-channel transcription)."""
     import av  # FFmpeg's libraries: only where audio is decoded
 
     block = int(block_seconds * SAMPLE_RATE)
     limit = None if max_seconds is None else int(max_seconds * SAMPLE_RATE)
     pending: list[np.ndarray[Any, np.dtype[np.float32]]] = []
     held = total = 0
-    for samples in _pcm(path, av, max_seconds):
+    for samples in _pcm(path, av, max_seconds, channel):
         total += samples.size
         if limit is not None and total > limit:
             raise AudioTooLong(f"the audio lasts more than {max_seconds:.0f} s")
@@ -107,7 +110,9 @@ def decode_stream(
         raise InvalidAudio("the file contains no audio samples")
 
 
-def _pcm(path: Path, av: Any, max_seconds: float | None) -> Iterator[np.ndarray[Any, np.dtype[np.float32]]]:
+def _pcm(
+    path: Path, av: Any, max_seconds: float | None, channel: int | None = None
+) -> Iterator[np.ndarray[Any, np.dtype[np.float32]]]:
     """PyAV's FFmpeg first; where its build cannot open the file or has no decoder for the
     stream, the system's `ffmpeg` command (through ffmpeg-python), whose codecs may differ."""
     try:
@@ -115,13 +120,18 @@ def _pcm(path: Path, av: Any, max_seconds: float | None) -> Iterator[np.ndarray[
         if container.streams.audio:
             container.streams.audio[0].codec_context  # noqa: B018 - raises when no decoder exists
     except (av.FFmpegError, UnicodeDecodeError, ValueError):
-        yield from _pcm_ffmpeg(path, max_seconds)
+        yield from _pcm_ffmpeg(path, max_seconds, channel)
         return
     with container:
         if not container.streams.audio:
             raise InvalidAudio("the file has no audio stream")
         stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+        if channel is not None and channel >= stream.codec_context.channels:
+            raise InvalidAudio(f"the audio has no channel {channel + 1}")
+        # One channel: planar at the source's layout, then that plane; else FFmpeg's downmix.
+        resampler = av.AudioResampler(
+            format="flt" if channel is None else "fltp", layout="mono" if channel is None else None, rate=SAMPLE_RATE
+        )
         for packet in container.demux(stream):
             try:
                 frames = packet.decode()
@@ -129,13 +139,21 @@ def _pcm(path: Path, av: Any, max_seconds: float | None) -> Iterator[np.ndarray[
                 continue  # a damaged packet: skip it, as the ffmpeg command line does
             for frame in frames:
                 for out in resampler.resample(frame):
-                    yield out.to_ndarray().reshape(-1)
+                    yield _plane(out.to_ndarray(), channel)
         for out in resampler.resample(None):
-            yield out.to_ndarray().reshape(-1)
+            yield _plane(out.to_ndarray(), channel)
 
 
-def _pcm_ffmpeg(path: Path, max_seconds: float | None) -> Iterator[np.ndarray[Any, np.dtype[np.float32]]]:
-    limit = {"t": f"{max_seconds + 1:.3f}"} if max_seconds else {}
+def _plane(array: np.ndarray[Any, Any], channel: int | None) -> np.ndarray[Any, np.dtype[np.float32]]:
+    return np.ascontiguousarray(array.reshape(-1) if channel is None else array[channel], dtype=np.float32)
+
+
+def _pcm_ffmpeg(
+    path: Path, max_seconds: float | None, channel: int | None = None
+) -> Iterator[np.ndarray[Any, np.dtype[np.float32]]]:
+    limit: dict[str, str] = {"t": f"{max_seconds + 1:.3f}"} if max_seconds else {}
+    if channel is not None:
+        limit["af"] = f"pan=mono|c0=c{channel}"
     process = (
         ffmpeg.input(str(path))
         .output("pipe:", format="f32le", acodec="pcm_f32le", ac=1, ar=SAMPLE_RATE, map="0:a:0", **limit)

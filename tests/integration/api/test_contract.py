@@ -40,11 +40,13 @@ TRANSCRIPTION_FIELDS: dict[str, Any] = {
     "provider": STR, "model": STR, "device": STR, "compute_type": STR, "processing_duration_ms": INT,
     "duration_seconds": (*NUM, NULL), "words": list, "segments": list, "created_at": TIMESTAMP,
     "updated_at": TIMESTAMP, "uri": STR,
+    "languages": (list, NULL),  # an extension: speech time per language (README)
 }  # fmt: skip
 WORD_FIELDS = {"word": STR, "start": NUM, "end": NUM, "confidence": NUM}
 SEGMENT_FIELDS = {
     "id": INT, "start": NUM, "end": NUM, "text": STR, "avg_logprob": NUM, "no_speech_prob": NUM,
     "compression_ratio": NUM,  # an extension: the segment's quality signals (README)
+    "language": (STR, NULL), "speaker": (INT, NULL), "channel": (INT, NULL),  # extensions (README)
 }  # fmt: skip
 LIST_FIELDS: dict[str, Any] = {
     "recordings": list, "uri": STR, "first_page_uri": STR, "next_page_uri": (STR, NULL),
@@ -111,7 +113,8 @@ def test_upload_answers_201_with_location_and_a_full_processing_recording(
     assert body["file_size_bytes"] == (audio_dir / "espeak_1.wav").stat().st_size
     assert body["features"] == {
         "language": "en", "model": "tiny.en", "task": "transcribe", "word_timestamps": True, "initial_prompt": None,
-        "source_url": None,
+        "source_url": None, "channels": "mix", "diarize": False, "speakers_expected": None, "min_speakers": None,
+        "max_speakers": None, "vocabulary_id": None,
     }  # fmt: skip
     assert body["custom_tags"] == {"actionType": "CreateReport"}
     assert body["upload_source"] == "api" and body["client_ip"] == "127.0.0.1"

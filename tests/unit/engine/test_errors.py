@@ -24,6 +24,7 @@ SPEC_STATUS: dict[type[errors.EarshotError], int] = {
     errors.TranscriptionFailed: 404,
     errors.WebhookNotFound: 404,
     errors.ApiKeyNotFound: 404,
+    errors.VocabularyNotFound: 404,
     errors.ApiKeyInUse: 409,
     errors.TranscriptionTimeout: 504,
     errors.ServiceUnavailable: 503,
@@ -35,6 +36,7 @@ SPEC_STATUS: dict[type[errors.EarshotError], int] = {
     errors.AudioTooLong: 500,
     errors.SourceFetchFailed: 500,
     errors.TranscriptionError: 500,
+    errors.DiarizationUnavailable: 500,
     errors.EarshotError: 500,
 }
 
@@ -54,6 +56,8 @@ SPEC_CODES = {
     "API_KEY_NOT_FOUND",
     "API_KEY_IN_USE",
     "TRANSCRIPTION_TIMEOUT",
+    # The contract's vocabularies (issue 14), tenant-scoped like recordings and webhooks.
+    "VOCABULARY_NOT_FOUND",
     # The spec does not list a code for 429; the reliability issue asks for per-key rate limits.
     "RATE_LIMITED",
 }
