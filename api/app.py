@@ -13,6 +13,7 @@ from litestar.types import ControllerRouterHandler
 from api.account import AccountController
 from api.auth import Principal, authenticate, authenticate_upload
 from api.catalog import list_models
+from api.console import BROWSER_ROUTES
 from api.errors import exception_handlers
 from api.health import health, ready
 from api.limits import ApiLimits, UploadSlots
@@ -55,6 +56,7 @@ ROUTES: list[ControllerRouterHandler] = [
     health,
     ready,
     metrics_endpoint,
+    *BROWSER_ROUTES,
 ]
 
 

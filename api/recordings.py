@@ -15,7 +15,8 @@ from api.docs import errors
 from api.limits import ApiLimits, UploadSlots
 from api.listing import parse_list_params
 from api.uploads import check_declared_length, receive_upload
-from engine.errors import InvalidParameter
+from engine.errors import InvalidParameter, RecordingNotFound
+from engine.recordings.model import Recording
 from engine.recordings.service import RecordingService, UploadContext
 from engine.recordings.subtitles import FORMATS, render
 from engine.recordings.views import RecordingList, RecordingOut, recording_out, transcription_out
@@ -24,6 +25,15 @@ from engine.settings import Settings
 __all__ = ["RecordingsController"]
 
 AnyRequest = Request[Any, Any, Any]
+
+
+def _readable(service: RecordingService, principal: Principal, recording_id: str) -> Recording:
+    """An API key reads its tenant's recordings. An upload token reads back only what its identity
+    uploaded (a browser shows its user the transcript); anything else answers like an unknown id."""
+    recording = service.get(principal.tenant_id, recording_id)
+    if principal.source == "token" and recording.user_id != principal.user_id:
+        raise RecordingNotFound(f"recording {recording_id[:64]!r} not found")
+    return recording
 
 
 class RecordingsController(Controller):
@@ -100,8 +110,9 @@ class RecordingsController(Controller):
         )
 
     @get("/{recording_id:str}", sync_to_thread=True, responses=errors("RECORDING_NOT_FOUND"))
-    def get_recording(self, recording_id: str, tenant_id: str, service: RecordingService) -> RecordingOut:
-        return recording_out(service.get(tenant_id, recording_id))
+    def get_recording(self, recording_id: str, principal: Principal, service: RecordingService) -> RecordingOut:
+        """With an API key, any of the tenant's recordings; with an upload token, its identity's own."""
+        return recording_out(_readable(service, principal, recording_id))
 
     @delete("/{recording_id:str}", status_code=204, sync_to_thread=True, responses=errors("RECORDING_NOT_FOUND"))
     def delete_recording(self, recording_id: str, tenant_id: str, service: RecordingService) -> None:
@@ -116,18 +127,19 @@ class RecordingsController(Controller):
     def get_transcription(
         self,
         recording_id: str,
-        tenant_id: str,
+        principal: Principal,
         service: RecordingService,
         format: str = "json",
         word_timing: str = "refined",
     ) -> Response[Any]:
         """The transcript as JSON, or `?format=srt|vtt|text` as subtitles or plain text. Word times
-        are refined from the audio; `?word_timing=raw` gives the model's own."""
+        are refined from the audio; `?word_timing=raw` gives the model's own. An upload token reads
+        its identity's own recordings only."""
         if format != "json" and format not in FORMATS:
             raise InvalidParameter("format must be json, srt, vtt or text")
         if word_timing not in ("refined", "raw"):
             raise InvalidParameter("word_timing must be refined or raw")
-        transcription = service.transcription(tenant_id, recording_id)
+        transcription = service.transcription(_readable(service, principal, recording_id).tenant_id, recording_id)
         if format == "json":
             return Response(transcription_out(transcription, raw_timing=word_timing == "raw"))
         return Response(render(transcription, format), media_type=FORMATS[format])

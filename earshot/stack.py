@@ -26,6 +26,8 @@ from earshot.processes import (
     write_private,
 )
 from engine.backends import Backends
+from engine.diarization import diarization_available
+from engine.jobs.queue import DIARIZATION_QUEUE
 from engine.settings import Settings
 from workers.runner import Backoff, RestartCounter, exit_reason
 
@@ -137,6 +139,11 @@ class LocalStack:
             port, processes = self.settings.api_port, self.settings.effective_worker_processes
             self._run("api", lambda: start_api(child_env, port, log_path=api_log))
             self._run("worker", lambda: start_worker(child_env, processes=processes, log_path=worker_log))
+            if diarization_available():
+                # The extra is installed (scripts/setup --diarization): speakers for diarize=true.
+                diarize_env = {**child_env, "EARSHOT_QUEUES": DIARIZATION_QUEUE}
+                diarize_log = None if console else logs / "diarization.log"
+                self._run("diarization", lambda: start_worker(diarize_env, processes=1, log_path=diarize_log))
         except BaseException:
             self.stop()
             raise

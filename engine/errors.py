@@ -24,7 +24,8 @@
         ├── AudioTooLong             AUDIO_TOO_LONG
         ├── SourceFetchFailed        SOURCE_FETCH_FAILED
         ├── TranscriptionError       TRANSCRIPTION_ERROR
-        └── DiarizationUnavailable   DIARIZATION_UNAVAILABLE (the diarization extra is not installed here)
+        ├── DiarizationUnavailable   DIARIZATION_UNAVAILABLE (the diarization extra is not installed here)
+        └── DiarizationFailed        DIARIZATION_FAILED    (the transcript completes without speakers)
 
 The engine raises these; `api.errors` maps them to HTTP statuses in one table, and the worker turns
 `JobFailure` into a failed recording while letting `ServiceUnavailable` be retried.
@@ -36,6 +37,7 @@ __all__ = [
     "ApiKeyInUse",
     "ApiKeyNotFound",
     "AudioTooLong",
+    "DiarizationFailed",
     "DiarizationUnavailable",
     "EarshotError",
     "EmptyFile",
@@ -201,3 +203,11 @@ class DiarizationUnavailable(JobFailure):
     default_message = (
         "speaker diarization is not installed here: pip install 'earshot[diarization]' (or scripts/setup --diarization)"
     )
+
+
+class DiarizationFailed(JobFailure):
+    """The diarization stage failed for good: stated in the transcription document, whose words
+    and text stand without speakers."""
+
+    code = "DIARIZATION_FAILED"
+    default_message = "speaker diarization failed"

@@ -307,7 +307,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
 
     @property
     def transcription_queues(self) -> list[str]:
-        return [q for q in self.queue_list if q != "webhooks"] or ["transcribe"]
+        return [q for q in self.queue_list if q not in ("webhooks", "diarization")] or ["transcribe"]
 
 
 def describe() -> list[tuple[str, str, str]]:

@@ -9,9 +9,10 @@ from collections.abc import Callable
 import dramatiq
 from dramatiq.middleware.time_limit import TimeLimitExceeded
 
-from engine.errors import ServiceUnavailable, TranscriptionError
+from engine.errors import DiarizationFailed, ServiceUnavailable, TranscriptionError
+from engine.jobs.diarization import DiarizationJob
 from engine.jobs.pipeline import TranscriptionJob
-from engine.jobs.queue import DELIVER_ACTOR, TRANSCRIBE_ACTOR, WEBHOOK_QUEUE
+from engine.jobs.queue import DELIVER_ACTOR, DIARIZATION_QUEUE, DIARIZE_ACTOR, TRANSCRIBE_ACTOR, WEBHOOK_QUEUE
 from engine.settings import Settings
 from engine.webhooks.delivery import Deliverer
 from engine.webhooks.models import Attempt
@@ -71,6 +72,26 @@ def transcribe_handler(job: TranscriptionJob, settings: Settings) -> Callable[[s
     return transcribe
 
 
+def diarize_handler(job: DiarizationJob, settings: Settings) -> Callable[[str], None]:
+    def diarize(recording_id: str) -> None:
+        try:
+            outlast_outages(
+                lambda: job.run(recording_id), attempts=settings.job_max_retries, what={"recording_id": recording_id}
+            )
+        except ServiceUnavailable:
+            log.error("dependency unavailable for too long; the diarization job goes back to the queue")
+            raise
+        except TimeLimitExceeded:
+            log.error("diarization exceeded its time limit", extra={"recording_id": recording_id})
+            job.fail(recording_id, DiarizationFailed("diarization exceeded the job time limit"))
+        except Exception:
+            # The transcript is kept whatever happens here: the recording finishes without speakers.
+            log.exception("unexpected error while diarizing", extra={"recording_id": recording_id})
+            job.fail(recording_id, DiarizationFailed("internal error while diarizing"))
+
+    return diarize
+
+
 def deliver_handler(deliverer: Deliverer, settings: Settings) -> Callable[[str, str, int], None]:
     def deliver_webhook(endpoint_id: str, event_id: str, attempt: int) -> None:
         # Our own schedule retries failed deliveries (a new message per attempt); Dramatiq's
@@ -98,8 +119,14 @@ def deliver_handler(deliverer: Deliverer, settings: Settings) -> Callable[[str, 
     return deliver_webhook
 
 
-def declare_actors(broker: dramatiq.Broker, settings: Settings, job: TranscriptionJob, deliverer: Deliverer) -> None:
-    """Declare both actors. The transcribe actor serves every transcription queue this process
+def declare_actors(
+    broker: dramatiq.Broker,
+    settings: Settings,
+    job: TranscriptionJob,
+    deliverer: Deliverer,
+    diarization: DiarizationJob | None = None,
+) -> None:
+    """Declare the actors. The transcribe actor serves every transcription queue this process
     consumes: Dramatiq binds an actor to one queue, and the others are declared beside it, so a
     message for `transcribe` on any of them finds the actor by name."""
     retry = _retry_transient(settings.job_max_retries)
@@ -127,3 +154,14 @@ def declare_actors(broker: dramatiq.Broker, settings: Settings, job: Transcripti
         max_backoff=300_000,
         retry_when=retry,
     )(deliver_handler(deliverer, settings))
+    if diarization is not None:
+        dramatiq.actor(
+            broker=broker,
+            actor_name=DIARIZE_ACTOR,
+            queue_name=DIARIZATION_QUEUE,
+            time_limit=settings.job_time_limit_s * 1000,
+            max_retries=settings.job_max_retries,
+            min_backoff=2_000,
+            max_backoff=300_000,
+            retry_when=retry,
+        )(diarize_handler(diarization, settings))

@@ -21,11 +21,13 @@ import msgspec
 import redis
 
 from engine.backends import Backends
-from engine.errors import ServiceUnavailable
+from engine.diarization import Diarizer, load_diarizer
+from engine.errors import DiarizationUnavailable, ServiceUnavailable
+from engine.jobs.diarization import DiarizationJob
 from engine.jobs.locks import RecordingLocks
 from engine.jobs.pipeline import TranscriptionJob
-from engine.jobs.queue import WEBHOOK_QUEUE, DramatiqQueue, make_broker
-from engine.jobs.routing import ModelCatalog, PoolRegistry
+from engine.jobs.queue import DIARIZATION_QUEUE, WEBHOOK_QUEUE, DramatiqQueue, make_broker
+from engine.jobs.routing import DIARIZATION, ModelCatalog, PoolRegistry
 from engine.jobs.sweeper import sweep
 from engine.ops.logs import setup_logging
 from engine.ops.metrics import JobMetrics
@@ -57,10 +59,25 @@ def serve(settings: Settings, *, processes: int = 1, stop: threading.Event | Non
     broker = make_broker(settings)
     jobs = DramatiqQueue(broker)
     locks = RecordingLocks(backends.redis, ttl_s=2 * settings.job_heartbeat_timeout_s)
-    declare_actors(broker, settings, _job(settings, backends, cache, jobs, locks), _deliverer(settings, backends, jobs))
+    diarizing = DIARIZATION_QUEUE in settings.queue_list
+    diarizer = _diarizer(settings, processes) if diarizing else None
+    if diarizing and diarizer is None:
+        return FATAL_EXIT
+    diarization = _diarization_job(settings, backends, jobs, locks, diarizer) if diarizer else None
+    declare_actors(
+        broker,
+        settings,
+        _job(settings, backends, cache, jobs, locks),
+        _deliverer(settings, backends, jobs),
+        diarization,
+    )
     workers = []
     if set(settings.transcription_queues) & set(settings.queue_list):
         workers.append(_transcription_worker(settings, broker, backends, cache, jobs, locks, stop))
+    if diarizing:
+        _background("earshot-announce-diarization", _announce_diarization, PoolRegistry(backends.redis), stop)
+        # One job at a time: the networks use every thread this process has.
+        workers.append(dramatiq.Worker(broker, queues={DIARIZATION_QUEUE}, worker_threads=1, worker_timeout=100))
     if WEBHOOK_QUEUE in settings.queue_list:
         # Webhooks have threads of their own, so a slow receiver never delays a transcription.
         workers.append(
@@ -83,8 +100,8 @@ def serve(settings: Settings, *, processes: int = 1, stop: threading.Event | Non
 
 def _usable_device(settings: Settings) -> Settings | None:
     """Resolve `auto`; on `cuda`, refuse to start (saying what is missing) rather than fail every job."""
-    if WEBHOOK_QUEUE in settings.queue_list and len(settings.queue_list) == 1:
-        return settings  # a webhook-only worker loads no model
+    if set(settings.queue_list) <= {WEBHOOK_QUEUE, DIARIZATION_QUEUE}:
+        return settings  # a webhook or diarization worker loads no Whisper model
     device = resolve_device(settings.device)
     if device != settings.device:
         log.info("device resolved", extra={"device": device})
@@ -105,6 +122,32 @@ def _job(
         index=backends.index,
         storage=backends.storage,
         transcriber_for=cache.get,
+        events=EventPublisher(backends.webhooks, jobs.enqueue_delivery),
+        metrics=JobMetrics(backends.redis),
+        locks=locks,
+        enqueue_diarization=jobs.enqueue_diarization,
+    )
+
+
+def _diarizer(settings: Settings, processes: int) -> Diarizer | None:
+    """Load the diarization model before taking jobs; None (and why, on stderr) when this machine
+    lacks the extra: such a worker must not take diarization jobs it would fail."""
+    try:
+        return load_diarizer(threads=settings.threads_per_model_call(processes))
+    except DiarizationUnavailable as exc:
+        log.error("the diarization worker cannot start", extra={"reason": exc.message})
+        print(f"earshot worker: {exc.message}", file=sys.stderr)
+        return None
+
+
+def _diarization_job(
+    settings: Settings, backends: Backends, jobs: DramatiqQueue, locks: RecordingLocks, diarizer: Diarizer
+) -> DiarizationJob:
+    return DiarizationJob(
+        settings=settings,
+        index=backends.index,
+        storage=backends.storage,
+        diarizer=lambda: diarizer,
         events=EventPublisher(backends.webhooks, jobs.enqueue_delivery),
         metrics=JobMetrics(backends.redis),
         locks=locks,
@@ -361,6 +404,22 @@ def _announce(registry: PoolRegistry, queues: list[str], model: Transcriber, sto
     for queue in queues:
         with contextlib.suppress(ServiceUnavailable):
             registry.withdraw(queue, worker_id)
+
+
+def _announce_diarization(registry: PoolRegistry, stop: threading.Event) -> None:
+    """Tell the API that diarization can run (uploads with `diarize=true` are refused otherwise)."""
+    worker_id = f"{os.getpid()}"
+    while True:
+        try:
+            registry.announce(DIARIZATION_QUEUE, DIARIZATION, "cpu", "float32", worker_id)
+        except ServiceUnavailable:
+            log.warning("cannot announce the diarization pool: redis unavailable")
+        except Exception:  # a background loop must outlive any one bad round
+            log.exception("announcing the diarization pool failed")
+        if stop.wait(10):
+            break
+    with contextlib.suppress(ServiceUnavailable):
+        registry.withdraw(DIARIZATION_QUEUE, worker_id)
 
 
 def _on_signals(handler: object) -> None:

@@ -28,8 +28,9 @@ from engine.jobs.locks import RecordingLocks
 from engine.ops.metrics import JobMetrics
 from engine.outbound.fetch import fetch_to_storage
 from engine.recordings.languages import LANGUAGES, language_name
-from engine.recordings.model import Features, Recording, Status, transcript_key
+from engine.recordings.model import DIARIZATION_STAGE, Features, Recording, Status, transcript_key
 from engine.recordings.outcomes import Outcomes
+from engine.recordings.speakers import speaker_stats, utterances
 from engine.recordings.transcripts import StoredTranscription, Transcription, language_summary, weighted_confidence
 from engine.settings import Settings
 from engine.storage.protocol import Storage
@@ -72,7 +73,9 @@ class TranscriptionJob:
         progress_every_s: float = 2.0,
         metrics: JobMetrics | None = None,
         locks: RecordingLocks | None = None,
+        enqueue_diarization: Callable[[str], None] | None = None,
     ) -> None:
+        self._enqueue_diarization = enqueue_diarization
         self._outcomes = Outcomes(index, events=events, metrics=metrics)
         self._locks = locks
         self._progress_every_s = progress_every_s
@@ -91,6 +94,10 @@ class TranscriptionJob:
             # Done by an earlier run; make sure its event went out (that run may have died first).
             self._drop_stale_transcripts(recording)
             self._publish(recording)
+            return None
+        if recording.stage == DIARIZATION_STAGE and recording.transcript_key:
+            # Transcribed already; only the diarization stage is left (its job may have been lost).
+            self._hand_over(recording)
             return None
         lease = self._locks.hold(recording.id) if self._locks else contextlib.nullcontext()
         with lease, tempfile.TemporaryDirectory(prefix="earshot-") as tmp:
@@ -248,6 +255,8 @@ class TranscriptionJob:
             weighted_confidence(result.words) if options.word_timestamps else segment_confidence(result.segments)
         )
         languages = language_summary(result.segments, LANGUAGES)
+        split = any(s.channel is not None for s in result.segments)
+        turns = utterances(result.words, result.segments) if split else None
         # The recording's language is the one most of its speech is in (windows detect their own).
         code = languages[0].language_code if languages else result.language
         return StoredTranscription(
@@ -268,6 +277,8 @@ class TranscriptionJob:
             words=result.words,
             segments=result.segments,
             raw_words=result.raw_words or None,
+            utterances=turns,
+            speakers=speaker_stats(turns) if turns else None,
             created_at=now,
             updated_at=now,
         )
@@ -287,9 +298,19 @@ class TranscriptionJob:
             progress=1.0,
             transcript_key=key,
         )
+        diarize = recording.features is not None and recording.features.diarize
+        if diarize:
+            # Stored, not finished: the diarization stage labels the speakers, then finishes it.
+            done = msgspec.structs.replace(
+                done, status=Status.PROCESSING, processed_at=None, progress=0.99, stage=DIARIZATION_STAGE
+            )
         if not self._index.update(done):
             self._storage.delete(key)
             return None
+        if diarize:
+            log.info("transcribed; diarization next", extra={"recording_id": recording.id})
+            self._hand_over(done)
+            return Status.PROCESSING
         elapsed_ms = transcription.processing_duration_ms
         log.info(
             "transcribed", extra={"recording_id": recording.id, "tenant_id": recording.tenant_id, "ms": elapsed_ms}
@@ -297,6 +318,11 @@ class TranscriptionJob:
         self._publish(done, transcription)
         self._outcomes.count("transcribed", model, "", transcription.duration_seconds, elapsed_ms / 1000)
         return Status.TRANSCRIBED
+
+    def _hand_over(self, recording: Recording) -> None:
+        if self._enqueue_diarization is None:
+            raise ServiceUnavailable("this worker cannot queue the diarization stage")
+        self._enqueue_diarization(recording.id)
 
     def _progress_reporter(self, recording: Recording) -> Callable[[float], None]:
         """Write `progress` to the index at most every `progress_every_s` (it matters for long audio)."""

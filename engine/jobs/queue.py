@@ -18,6 +18,8 @@ from engine.settings import Settings
 
 __all__ = [
     "DELIVER_ACTOR",
+    "DIARIZATION_QUEUE",
+    "DIARIZE_ACTOR",
     "TRANSCRIBE_ACTOR",
     "WEBHOOK_QUEUE",
     "DramatiqQueue",
@@ -29,6 +31,9 @@ __all__ = [
 TRANSCRIBE_ACTOR = "transcribe"
 DELIVER_ACTOR = "deliver_webhook"
 WEBHOOK_QUEUE = "webhooks"
+DIARIZE_ACTOR = "diarize"
+DIARIZATION_QUEUE = "diarization"
+"""Consumed by workers with the diarization extra (`EARSHOT_QUEUES=diarization`)."""
 
 
 def make_broker(settings: Settings, *, middleware: list[dramatiq.Middleware] | None = None) -> RedisBroker:
@@ -51,6 +56,8 @@ class JobQueue(Protocol):
 
     def enqueue_delivery(self, endpoint_id: str, event_id: str, attempt: int, delay_ms: int) -> None: ...
 
+    def enqueue_diarization(self, recording_id: str) -> None: ...
+
 
 class DramatiqQueue:
     def __init__(self, broker: dramatiq.Broker) -> None:
@@ -61,6 +68,9 @@ class DramatiqQueue:
 
     def enqueue_delivery(self, endpoint_id: str, event_id: str, attempt: int, delay_ms: int) -> None:
         self._send(WEBHOOK_QUEUE, DELIVER_ACTOR, (endpoint_id, event_id, attempt), delay_ms or None)
+
+    def enqueue_diarization(self, recording_id: str) -> None:
+        self._send(DIARIZATION_QUEUE, DIARIZE_ACTOR, (recording_id,), None)
 
     def _send(self, queue: str, actor: str, args: tuple[object, ...], delay_ms: int | None) -> None:
         message: dramatiq.Message[None] = dramatiq.Message(
@@ -76,9 +86,13 @@ class MemoryQueue:
     def __init__(self) -> None:
         self.jobs: list[tuple[str, str]] = []
         self.deliveries: list[tuple[str, str, int, int]] = []
+        self.diarizations: list[str] = []
 
     def enqueue_transcription(self, recording_id: str, queue: str) -> None:
         self.jobs.append((queue, recording_id))
 
     def enqueue_delivery(self, endpoint_id: str, event_id: str, attempt: int, delay_ms: int) -> None:
         self.deliveries.append((endpoint_id, event_id, attempt, delay_ms))
+
+    def enqueue_diarization(self, recording_id: str) -> None:
+        self.diarizations.append(recording_id)

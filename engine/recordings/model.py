@@ -14,6 +14,7 @@ from engine.untrusted import MalformedJson, decode_json
 from engine.vocabularies.model import Replacement
 
 __all__ = [
+    "DIARIZATION_STAGE",
     "Features",
     "Recording",
     "RecordingError",
@@ -87,8 +88,13 @@ class Recording(msgspec.Struct, kw_only=True):
     processed_at: datetime | None = None
     progress: float | None = None
     """0-1 while a long recording is being transcribed; 1 once transcribed."""
+    stage: str | None = None
+    """While processing: `diarization` once the transcript is stored and speakers are being found."""
     transcript_key: str | None = None
     """Internal: the object holding the transcript, written by the run that finished the job."""
+
+
+DIARIZATION_STAGE = "diarization"
 
 
 def new_id() -> str:

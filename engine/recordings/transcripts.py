@@ -7,10 +7,13 @@ from datetime import datetime
 import msgspec
 
 __all__ = [
+    "Diarization",
     "LanguageShare",
     "Segment",
+    "SpeakerStats",
     "StoredTranscription",
     "Transcription",
+    "Utterance",
     "Word",
     "language_summary",
     "weighted_confidence",
@@ -22,10 +25,10 @@ class Word(msgspec.Struct, kw_only=True, omit_defaults=True):
     start: float
     end: float
     confidence: float
-    speaker: int | None = None
-    """1-based, from diarization (`diarize=true`); absent otherwise."""
+    speaker: str | None = None
+    """`Speaker 1`, `Speaker 2`… from diarization (`diarize=true`); absent otherwise."""
     channel: int | None = None
-    """1-based audio channel, from per-channel transcription (`channels=split`); absent otherwise."""
+    """0-based audio channel, from per-channel transcription (`channels=split`); absent otherwise."""
 
 
 class Segment(msgspec.Struct, kw_only=True):
@@ -39,10 +42,10 @@ class Segment(msgspec.Struct, kw_only=True):
     """gzip ratio of the text (faster-whisper's measure): above 2.4 reads as a repetition loop."""
     language: str | None = None
     """ISO 639-1 code of the language this segment was decoded in (detected per window)."""
-    speaker: int | None = None
-    """The speaker of most of its words (`diarize=true`)."""
+    speaker: str | None = None
+    """The speaker of most of its span (`diarize=true`)."""
     channel: int | None = None
-    """Its audio channel (`channels=split`)."""
+    """Its 0-based audio channel (`channels=split`)."""
 
 
 class LanguageShare(msgspec.Struct, kw_only=True):
@@ -52,6 +55,44 @@ class LanguageShare(msgspec.Struct, kw_only=True):
     language: str
     seconds: float
     segments: int
+
+
+class Utterance(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A speaker turn: consecutive words of one speaker (or one channel)."""
+
+    speaker: str | None
+    channel: int | None = None
+    start: float
+    end: float
+    text: str
+    confidence: float
+    words: int
+
+
+class SpeakerStats(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One speaker's (or channel's) share of the recording."""
+
+    speaker: str | None
+    channel: int | None = None
+    talk_seconds: float
+    """The length of its utterances, summed."""
+    words: int
+    utterances: int
+
+
+class DiarizationError(msgspec.Struct, kw_only=True):
+    code: str
+    message: str
+
+
+class Diarization(msgspec.Struct, kw_only=True):
+    """The diarization stage of a recording uploaded with `diarize=true`."""
+
+    status: str
+    """`completed`, or `failed` (the transcript is complete without speakers; `error` says why)."""
+    speakers: int | None = None
+    """How many speakers were found."""
+    error: DiarizationError | None = None
 
 
 class Transcription(msgspec.Struct, kw_only=True):
@@ -73,6 +114,11 @@ class Transcription(msgspec.Struct, kw_only=True):
     duration_seconds: float | None
     words: list[Word] = msgspec.field(default_factory=list)
     segments: list[Segment] = msgspec.field(default_factory=list)
+    utterances: list[Utterance] | None = None
+    """Speaker turns (`diarize=true`) or channel turns (`channels=split`), in time order."""
+    speakers: list[SpeakerStats] | None = None
+    """Talk time and word count per speaker (or per channel)."""
+    diarization: Diarization | None = None
     created_at: datetime
     updated_at: datetime
 

@@ -15,18 +15,18 @@ __all__ = ["merge_channels"]
 
 
 def merge_channels(results: list[TranscriptResult]) -> TranscriptResult:
-    """`results[i]` is channel i+1's transcript: every word and segment labelled with its channel,
+    """`results[i]` is channel i's transcript (0-based): every word and segment labelled with it,
     all in order of start time (ties: the lower channel first), segments renumbered."""
     words: list[Word] = []
     raw: list[Word] = []
     segments: list[Segment] = []
-    for channel, result in enumerate(results, start=1):
+    for channel, result in enumerate(results):
         words += [msgspec.structs.replace(w, channel=channel) for w in result.words]
         raw += [msgspec.structs.replace(w, channel=channel) for w in result.raw_words]
         segments += [msgspec.structs.replace(s, channel=channel) for s in result.segments]
-    words.sort(key=lambda w: (w.start, w.channel or 0, w.end))
-    raw.sort(key=lambda w: (w.start, w.channel or 0, w.end))
-    segments.sort(key=lambda s: (s.start, s.channel or 0, s.end))
+    words.sort(key=lambda w: (w.start, w.channel, w.end))
+    raw.sort(key=lambda w: (w.start, w.channel, w.end))
+    segments.sort(key=lambda s: (s.start, s.channel, s.end))
     segments = [msgspec.structs.replace(s, id=i) for i, s in enumerate(segments)]
     heard = [r for r in results if r.language]
     return TranscriptResult(

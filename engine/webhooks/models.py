@@ -66,12 +66,14 @@ class Attempt(msgspec.Struct, kw_only=True):
     next_retry_at: datetime | None = None
 
 
-class TranscriptionSummary(msgspec.Struct, kw_only=True):
+class TranscriptionSummary(msgspec.Struct, kw_only=True, omit_defaults=True):
     id: str
     text: str
     language: str | None
     confidence: float
     uri: str
+    speakers: int | None = None
+    """How many speakers (`diarize=true`) or channels (`channels=split`) the transcript has."""
 
 
 class EventData(msgspec.Struct, kw_only=True):

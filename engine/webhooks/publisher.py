@@ -56,6 +56,7 @@ class EventPublisher:
                     language=transcription.language,
                     confidence=transcription.confidence,
                     uri=f"/v1/recordings/{recording.id}/transcription",
+                    speakers=len(transcription.speakers) if transcription.speakers else None,
                 )
             event = Event(
                 type=event_type,

@@ -41,6 +41,7 @@ TRANSCRIPTION_FIELDS: dict[str, Any] = {
     "duration_seconds": (*NUM, NULL), "words": list, "segments": list, "created_at": TIMESTAMP,
     "updated_at": TIMESTAMP, "uri": STR,
     "languages": (list, NULL),  # an extension: speech time per language (README)
+    "utterances": (list, NULL), "speakers": (list, NULL), "diarization": (dict, NULL),  # speakers (README)
 }  # fmt: skip
 WORD_FIELDS = {"word": STR, "start": NUM, "end": NUM, "confidence": NUM}
 SEGMENT_FIELDS = {

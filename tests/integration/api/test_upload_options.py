@@ -35,15 +35,23 @@ def test_split_channels_give_each_party_its_own_words_in_time_order(
     doc = _transcript(stack, api, audio_dir / "stereo_diarization.wav", channels="split")
     words = doc["words"]
     assert isinstance(words, list)
-    by_channel = {c: {w["word"].strip(".,").lower() for w in words if w["channel"] == c} for c in (1, 2)}
-    assert {"wizard", "curtain", "vanished"} <= by_channel[1] and not {"horizon", "distant"} & by_channel[1]
-    assert {"horizon", "distant"} <= by_channel[2] and not {"wizard", "curtain"} & by_channel[2]
+    by_channel = {c: {w["word"].strip(".,").lower() for w in words if w["channel"] == c} for c in (0, 1)}
+    assert {"wizard", "curtain", "vanished"} <= by_channel[0] and not {"horizon", "distant"} & by_channel[0]
+    assert {"horizon", "distant"} <= by_channel[1] and not {"wizard", "curtain"} & by_channel[1]
     assert [w["start"] for w in words] == sorted(w["start"] for w in words)
     segments = doc["segments"]
-    assert isinstance(segments, list) and {s["channel"] for s in segments} == {1, 2}
+    assert isinstance(segments, list) and {s["channel"] for s in segments} == {0, 1}
     assert [s["start"] for s in segments] == sorted(s["start"] for s in segments)
     assert [s["id"] for s in segments] == list(range(len(segments)))
     assert "horizon" in str(doc["text"]).lower() and "wizard" in str(doc["text"]).lower()
+    # Channel turns and talk time per channel; subtitles say whose each cue is.
+    turns = doc["utterances"]
+    assert isinstance(turns, list) and {u["channel"] for u in turns} == {0, 1}
+    assert [u["start"] for u in turns] == sorted(u["start"] for u in turns)
+    stats = {s["channel"]: s for s in doc["speakers"]}  # type: ignore[union-attr]
+    assert set(stats) == {0, 1} and stats[0]["words"] > stats[1]["words"] > 3
+    vtt = api.get(f"/v1/recordings/{doc['recording_id']}/transcription", params={"format": "vtt"}).text
+    assert "<v Channel 0>" in vtt and "<v Channel 1>" in vtt
 
     mixed = _transcript(stack, api, audio_dir / "stereo_diarization.wav")
     assert all("channel" not in w for w in mixed["words"])  # type: ignore[union-attr]

@@ -37,6 +37,7 @@ SPEC_STATUS: dict[type[errors.EarshotError], int] = {
     errors.SourceFetchFailed: 500,
     errors.TranscriptionError: 500,
     errors.DiarizationUnavailable: 500,
+    errors.DiarizationFailed: 500,
     errors.EarshotError: 500,
 }
 

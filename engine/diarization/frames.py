@@ -1,0 +1,251 @@
+"""The numpy half of segmentation-based diarization (the recipe of pyannote.audio 3.x): sliding
+chunks, the segmentation model's powerset output turned into per-speaker activity, and the chunks'
+local speakers, once clustered, stitched back into one timeline of speaker turns.
+
+No model here: `backend` runs the networks and hands their outputs to these functions."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from itertools import combinations, permutations
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "FrameGrid",
+    "activity_to_spans",
+    "assign_local_speakers",
+    "chunk_starts",
+    "powerset_mapping",
+    "powerset_to_multilabel",
+    "select",
+    "speaker_counts",
+    "stitch",
+    "subsegments",
+    "vote",
+]
+
+Floats = np.ndarray[Any, np.dtype[np.float32]]
+
+
+@dataclass(frozen=True, slots=True)
+class FrameGrid:
+    """Where the segmentation model's output frames lie: frame i of a chunk starting at t covers
+    [t + start + i·step, t + start + i·step + duration] seconds."""
+
+    step: float
+    duration: float
+    start: float = 0.0
+
+    def middle(self, index: np.ndarray[Any, Any] | int) -> Any:
+        return self.start + np.asarray(index) * self.step + self.duration / 2
+
+    def first_frame(self, offset: float) -> int:
+        """Where frame 0 of a chunk starting at `offset` seconds lies on the whole signal's frames."""
+        return round(offset / self.step)
+
+    def index_at(self, seconds: np.ndarray[Any, Any] | float) -> Any:
+        """The frame whose middle is nearest `seconds` (chunk time)."""
+        return np.rint((np.asarray(seconds) - self.start - self.duration / 2) / self.step).astype(np.int64)
+
+
+def chunk_starts(num_samples: int, window: int, step: int) -> list[int]:
+    """Start samples of `window`-long chunks every `step` samples covering the whole signal; the last
+    chunk ends where the signal ends (one chunk, to be padded, if the signal is shorter than a window)."""
+    if num_samples <= window:
+        return [0]
+    starts = list(range(0, num_samples - window + 1, step))
+    if num_samples - (starts[-1] + window) > window // 100:  # a tail longer than 1 % of a window is left
+        starts.append(num_samples - window)
+    return starts
+
+
+def powerset_mapping(num_speakers: int, max_per_frame: int) -> np.ndarray[Any, np.dtype[np.float32]]:
+    """(classes, speakers) 0/1 matrix: class 0 is silence, then each single speaker, then each pair…
+    in pyannote's order."""
+    classes = [(), *(c for size in range(1, max_per_frame + 1) for c in combinations(range(num_speakers), size))]
+    mapping = np.zeros((len(classes), num_speakers), dtype=np.float32)
+    for row, speakers in enumerate(classes):
+        mapping[row, list(speakers)] = 1.0
+    return mapping
+
+
+def powerset_to_multilabel(log_probs: np.ndarray[Any, Any], mapping: np.ndarray[Any, Any]) -> Floats:
+    """(chunks, frames, classes) log-probabilities → (chunks, frames, speakers) 0/1 activity of the
+    most likely class."""
+    best = np.argmax(log_probs, axis=-1)
+    return np.asarray(mapping[best], dtype=np.float32)
+
+
+def stitch(
+    activity: np.ndarray[Any, Any],
+    chunk_offsets: list[float],
+    assignment: np.ndarray[Any, Any],
+    num_clusters: int,
+    grid: FrameGrid,
+    total: int,
+) -> Floats:
+    """(frames, clusters) over the whole signal: how active each cluster is, by the chunks' local speakers.
+
+    `activity` is (chunks, frames, local speakers); `assignment[c, k]` the cluster of chunk c's local
+    speaker k (-1: none). Chunks overlap: each frame's scores are averaged over the chunks that see it."""
+    num_chunks, frames_per_chunk, _ = activity.shape
+    scores = np.zeros((total, max(num_clusters, 1)), dtype=np.float32)
+    seen = np.zeros(total, dtype=np.float32)
+    for chunk in range(num_chunks):
+        first = grid.first_frame(chunk_offsets[chunk])
+        last = min(first + frames_per_chunk, total)
+        if last <= first:
+            continue
+        local = activity[chunk, : last - first]
+        for speaker, cluster in enumerate(assignment[chunk]):
+            if cluster >= 0:
+                scores[first:last, cluster] = np.maximum(scores[first:last, cluster], 0) + local[:, speaker]
+        seen[first:last] += 1.0
+    return np.minimum(scores / np.maximum(seen, 1.0)[:, None], 1.0)
+
+
+def assign_local_speakers(
+    activity: np.ndarray[Any, Any], chunk_offsets: list[float], scores: np.ndarray[Any, Any], grid: FrameGrid
+) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """(chunks, local speakers) → cluster, -1 for a silent local speaker: the cluster with the most
+    `scores` (frames, clusters) over the frames where that local speaker talks, two local speakers of
+    one chunk never getting the same cluster while there are clusters enough."""
+    num_chunks, frames_per_chunk, num_local = activity.shape
+    total, num_clusters = scores.shape
+    assignment = np.full((num_chunks, num_local), -1, dtype=np.int64)
+    for chunk in range(num_chunks):
+        first = grid.first_frame(chunk_offsets[chunk])
+        last = min(first + frames_per_chunk, total)
+        if last <= first:
+            continue
+        local = activity[chunk, : last - first]
+        affinity = local.T @ scores[first:last]  # (local speakers, clusters)
+        talking = [k for k in range(num_local) if local[:, k].any()]
+        assignment[chunk] = _best_matching(affinity, talking, num_clusters, num_local)
+    return assignment
+
+
+def _best_matching(affinity: np.ndarray[Any, Any], talking: list[int], num_clusters: int, num_local: int) -> list[int]:
+    best: list[int] = [-1] * num_local
+    best_total = -np.inf
+    distinct = min(len(talking), num_clusters)
+    for chosen in permutations(range(num_clusters), distinct):
+        total = float(sum(affinity[k, c] for k, c in zip(talking, chosen, strict=False)))
+        if total > best_total:
+            best_total = total
+            best = [-1] * num_local
+            for k, c in zip(talking, chosen, strict=False):
+                best[k] = c
+    for k in talking[distinct:]:  # more local speakers than clusters: the rest go where they fit best
+        best[k] = int(np.argmax(affinity[k]))
+    return best
+
+
+def activity_to_spans(active: np.ndarray[Any, Any], grid: FrameGrid) -> list[tuple[float, float, int]]:
+    """(frames, clusters) 0/1 → (start, end, cluster) spans, each run of active frames from the middle
+    of its first frame less half a step to the middle of its last plus half a step."""
+    spans: list[tuple[float, float, int]] = []
+    half = grid.step / 2
+    for cluster in range(active.shape[1]):
+        padded = np.concatenate([[0], (active[:, cluster] > 0).astype(np.int8), [0]])
+        edges = np.diff(padded)
+        for first, end in zip(np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0], strict=True):
+            start = max(float(grid.middle(int(first))) - half, 0.0)
+            stop = float(grid.middle(int(end) - 1)) + half
+            spans.append((start, stop, cluster))
+    return spans
+
+
+def speaker_counts(activity: np.ndarray[Any, Any], chunk_offsets: list[float], grid: FrameGrid, total: int) -> Floats:
+    """How many speakers talk in each frame of the whole signal: the chunks' counts (local speakers
+    active) averaged over the chunks that see that frame."""
+    counts = np.zeros(total, dtype=np.float32)
+    seen = np.zeros(total, dtype=np.float32)
+    frames_per_chunk = activity.shape[1]
+    for chunk, offset in enumerate(chunk_offsets):
+        first = grid.first_frame(offset)
+        last = min(first + frames_per_chunk, total)
+        if last > first:
+            counts[first:last] += activity[chunk, : last - first].sum(axis=1)
+            seen[first:last] += 1.0
+    return np.asarray(counts / np.maximum(seen, 1.0), dtype=np.float32)
+
+
+def subsegments(
+    regions: list[tuple[float, float]], length: float, hop: float, shortest: float = 0.5
+) -> list[tuple[float, float]]:
+    """Pieces of `length` s every `hop` s inside each speech region, the last one ending with the
+    region; a region shorter than `length` is one piece, and one shorter than `shortest` none (too
+    little to tell a voice by)."""
+    pieces: list[tuple[float, float]] = []
+    for start, end in regions:
+        if end - start < shortest:
+            continue
+        here: list[tuple[float, float]] = []
+        at = start
+        while at + length <= end + 1e-9:
+            here.append((at, at + length))
+            at += hop
+        if not here or here[-1][1] < end - 0.05:  # what is left after the last full piece (not a sliver)
+            here.append((max(start, end - length), end))
+        pieces.extend(here)
+    return pieces
+
+
+def vote(
+    pieces: list[tuple[float, float]], labels: np.ndarray[Any, Any], num_clusters: int, grid: FrameGrid, total: int
+) -> Floats:
+    """(frames, clusters): for each frame, the share of the pieces covering it that went to each cluster."""
+    scores = np.zeros((total, max(num_clusters, 1)), dtype=np.float32)
+    for (start, end), label in zip(pieces, labels, strict=True):
+        first = max(int(grid.index_at(start)), 0)
+        last = min(int(grid.index_at(end)), total - 1)
+        scores[first : last + 1, int(label)] += 1.0
+    return np.asarray(scores / np.maximum(scores.sum(axis=1, keepdims=True), 1.0), dtype=np.float32)
+
+
+def select(scores: np.ndarray[Any, Any], counts: np.ndarray[Any, Any]) -> Floats:
+    """(frames, clusters) 0/1: in each frame the `round(counts)` clusters with the highest (non-zero) scores."""
+    speaking = np.minimum(np.rint(counts), scores.shape[1]).astype(np.int64)
+    order = np.argsort(-scores, axis=1, kind="stable")
+    active = np.zeros(scores.shape, dtype=np.float32)
+    for rank in range(int(speaking.max(initial=0))):
+        rows = np.nonzero(speaking > rank)[0]
+        cols = order[rows, rank]
+        active[rows, cols] = (scores[rows, cols] > 0).astype(np.float32)
+    return active
+
+
+def single_speaker_runs(
+    activity: np.ndarray[Any, Any], chunk_offsets: list[float], grid: FrameGrid, total: int
+) -> list[tuple[float, float]]:
+    """Stretches where one speaker talks alone and the segmentation sees no change of speaker, read
+    for each frame from the chunk whose middle is nearest that frame: the places to take voice samples
+    from without mixing two voices."""
+    frames_per_chunk = activity.shape[1]
+    who = np.full(total, -1, dtype=np.int64)  # -1 nobody, -2 several, else chunk * speakers + local speaker
+    nearest = np.full(total, np.inf)
+    for chunk, offset in enumerate(chunk_offsets):
+        first = grid.first_frame(offset)
+        last = min(first + frames_per_chunk, total)
+        if last <= first:
+            continue
+        distance = np.abs(np.arange(first, last) - (first + frames_per_chunk / 2))
+        better = distance < nearest[first:last]
+        local = activity[chunk, : last - first]
+        talking = local.sum(axis=1)
+        label = np.where(talking == 1, chunk * local.shape[1] + np.argmax(local, axis=1), np.where(talking > 1, -2, -1))
+        region = slice(first, last)
+        nearest[region] = np.where(better, distance, nearest[region])
+        who[region] = np.where(better, label, who[region])
+    runs: list[tuple[float, float]] = []
+    change = np.nonzero(np.diff(who) != 0)[0] + 1
+    bounds = [0, *change.tolist(), total]
+    half = grid.step / 2
+    for first, last in itertools.pairwise(bounds):
+        if who[first] >= 0:
+            runs.append((max(float(grid.middle(first)) - half, 0.0), float(grid.middle(last - 1)) + half))
+    return runs

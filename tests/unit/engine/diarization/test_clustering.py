@@ -1,0 +1,100 @@
+"""engine.diarization.clustering on synthetic voices: groups of embeddings around a few directions,
+as CAM++ gives for a few speakers; the count is found, or taken from the caller's bounds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from engine.diarization import clustering
+from engine.diarization.clustering import cluster_speakers, merge_groups
+
+DIM = 192
+
+
+def voices(sizes: list[int], spread: float = 0.6, seed: int = 1, centers: np.ndarray[Any, Any] | None = None) -> Any:
+    """Rows for speakers of `sizes` pieces each, in order (speaker 0's pieces first, …)."""
+    rng = np.random.default_rng(seed)
+    if centers is None:
+        centers = rng.standard_normal((len(sizes), DIM))
+    unit = centers / np.linalg.norm(centers, axis=1, keepdims=True)
+    rows = [unit[i] + spread * rng.standard_normal((size, DIM)) / np.sqrt(DIM) for i, size in enumerate(sizes)]
+    return np.concatenate(rows)
+
+
+def truth(sizes: list[int]) -> Any:
+    return np.repeat(np.arange(len(sizes)), sizes)
+
+
+@pytest.mark.parametrize("sizes", [[30], [20, 25], [15, 10, 20], [12, 12, 12, 12]])
+def test_the_number_of_speakers_is_found_without_being_told(sizes: list[int]) -> None:
+    labels = cluster_speakers(voices(sizes), (1, 100))
+    assert labels.tolist() == truth(sizes).tolist()
+
+
+def test_labels_are_numbered_in_order_of_first_piece() -> None:
+    sizes = [10, 10]
+    rows = voices(sizes)[::-1]  # speaker 1's pieces come first now
+    assert cluster_speakers(rows, (1, 100)).tolist() == truth(sizes).tolist()
+
+
+def test_an_expected_count_is_met_both_ways() -> None:
+    two = voices([20, 20])
+    assert len(set(cluster_speakers(two, (3, 3)).tolist())) == 3
+    assert cluster_speakers(two, (1, 1)).tolist() == [0] * 40
+
+
+def test_a_maximum_caps_and_a_minimum_raises_the_count() -> None:
+    four = voices([10, 10, 10, 10])
+    capped = cluster_speakers(four, (1, 2))
+    assert len(set(capped.tolist())) == 2
+    # merging to two never splits a speaker
+    for speaker in range(4):
+        assert len(set(capped[truth([10] * 4) == speaker].tolist())) == 1
+    assert len(set(cluster_speakers(voices([40]), (2, 5)).tolist())) == 2
+
+
+def test_two_very_alike_voices_are_one_speaker_unless_the_caller_says_two() -> None:
+    rng = np.random.default_rng(7)
+    base = rng.standard_normal(DIM)
+    near = base + 0.3 * np.linalg.norm(base) * rng.standard_normal(DIM) / np.sqrt(DIM)  # cosine about 0.95
+    rows = voices([15, 15], spread=0.1, centers=np.stack([base, near]))
+    assert len(set(cluster_speakers(rows, (1, 10)).tolist())) == 1
+    assert cluster_speakers(rows, (2, 2)).tolist() == truth([15, 15]).tolist()
+
+
+def test_a_stray_piece_or_two_joins_the_nearest_speaker() -> None:
+    rows = voices([20, 20, 2])
+    labels = cluster_speakers(rows, (1, 10))
+    assert labels[:40].tolist() == truth([20, 20]).tolist()
+    assert set(labels[40:].tolist()) <= {0, 1}
+    # ... unless the caller's minimum needs it as a speaker of its own
+    assert len(set(cluster_speakers(rows, (3, 10)).tolist())) == 3
+
+
+def test_no_rows_and_one_row() -> None:
+    assert cluster_speakers(np.zeros((0, DIM)), (1, 5)).tolist() == []
+    assert cluster_speakers(voices([1]), (1, 5)).tolist() == [0]
+
+
+def test_many_pieces_are_clustered_on_a_subsample_and_all_get_a_speaker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(clustering, "MAX_CLUSTERED", 40)
+    sizes = [60, 50]
+    assert cluster_speakers(voices(sizes), (1, 10)).tolist() == truth(sizes).tolist()
+
+
+def test_the_same_input_gives_the_same_labels() -> None:
+    rows = voices([9, 14, 11], spread=0.9)
+    first = cluster_speakers(rows, (1, 10))
+    assert np.array_equal(first, cluster_speakers(rows.copy(), (1, 10)))
+
+
+def test_centroid_merging_stops_at_the_similarity_and_honours_the_bounds() -> None:
+    unit = np.eye(4)  # four orthogonal directions: similarity 0 between any two
+    assert len(set(merge_groups(unit, 1, 4, 0.5).tolist())) == 4
+    assert len(set(merge_groups(unit, 1, 2, 0.5).tolist())) == 2
+    same = np.ones((3, 4)) / 2.0
+    assert len(set(merge_groups(same, 1, 3, 0.5).tolist())) == 1
+    assert len(set(merge_groups(same, 3, 3, 0.5).tolist())) == 3

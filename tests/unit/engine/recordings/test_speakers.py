@@ -1,0 +1,90 @@
+"""Speaker labels from diarization turns, speaker/channel turns, stats, and labelled subtitles."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from engine.diarization import SpeakerTurn
+from engine.recordings.speakers import label_speakers, speaker_stats, utterances
+from engine.recordings.subtitles import render
+from engine.recordings.transcripts import Segment, Transcription, Word
+
+
+def _word(text: str, start: float, end: float, **label: object) -> Word:
+    return Word(word=text, start=start, end=end, confidence=0.9, **label)  # type: ignore[arg-type]
+
+
+TURNS = [SpeakerTurn(0.0, 2.0, 1), SpeakerTurn(2.5, 4.0, 2), SpeakerTurn(3.8, 6.0, 1)]
+
+
+def test_each_word_takes_the_speaker_it_overlaps_most_or_the_nearest_turn() -> None:
+    words = [
+        _word("hello", 0.1, 0.5),  # inside speaker 1
+        _word("there", 1.8, 2.6),  # 0.2 s of speaker 1, 0.1 s of speaker 2
+        _word("gap", 2.1, 2.3),  # in the gap: nearest is speaker 1's end (0.1 s away)
+        _word("yes", 3.0, 3.5),  # speaker 2
+        _word("overlap", 3.85, 4.4),  # 0.15 s of 2, 0.55 s of 1
+        _word("late", 7.0, 7.2),  # after everything: the last turn
+    ]
+    labelled = label_speakers(words, TURNS)
+    assert [w.speaker for w in labelled] == [
+        "Speaker 1", "Speaker 1", "Speaker 1", "Speaker 2", "Speaker 1", "Speaker 1",
+    ]  # fmt: skip
+    assert label_speakers(words, []) == [msg for msg in words]  # no turns: no labels
+
+
+def test_utterances_are_runs_of_one_speaker_and_stats_add_them_up() -> None:
+    words = [
+        _word("a", 0.0, 0.4, speaker="Speaker 1"),
+        _word("b", 0.5, 0.9, speaker="Speaker 1"),
+        _word("c", 1.0, 1.5, speaker="Speaker 2"),
+        _word("d", 2.0, 2.2, speaker="Speaker 1"),
+    ]
+    turns = utterances(words, [])
+    assert [(u.speaker, u.start, u.end, u.text, u.words) for u in turns] == [
+        ("Speaker 1", 0.0, 0.9, "a b", 2),
+        ("Speaker 2", 1.0, 1.5, "c", 1),
+        ("Speaker 1", 2.0, 2.2, "d", 1),
+    ]
+    stats = {s.speaker: (s.talk_seconds, s.words, s.utterances) for s in speaker_stats(turns)}
+    assert stats == {"Speaker 1": (1.1, 3, 2), "Speaker 2": (0.5, 1, 1)}
+
+
+def _doc(words: list[Word], segments: list[Segment]) -> Transcription:
+    now = datetime.now(UTC)
+    return Transcription(
+        id="t", recording_id="r", tenant_id="x", text=" ".join(s.text for s in segments), confidence=0.9,
+        language="english", language_code="en", language_probability=1.0, model="tiny.en", device="cpu",
+        compute_type="int8", processing_duration_ms=1, duration_seconds=3.0, words=words, segments=segments,
+        utterances=utterances(words, segments), created_at=now, updated_at=now,
+    )  # fmt: skip
+
+
+def test_subtitles_split_a_segment_where_its_speaker_changes_and_name_each_cue() -> None:
+    words = [
+        _word("Hi", 0.0, 0.4, speaker="Speaker 1"),
+        _word("there.", 0.5, 0.9, speaker="Speaker 1"),
+        _word("Hello.", 1.2, 1.8, speaker="Speaker 2"),
+    ]
+    segment = Segment(id=0, start=0.0, end=1.8, text="Hi there. Hello.", avg_logprob=-0.1, no_speech_prob=0.0)
+    doc = _doc(words, [segment])
+    assert render(doc, "vtt") == (
+        "WEBVTT\n\n00:00:00.000 --> 00:00:00.900\n<v Speaker 1>Hi there.\n\n"
+        "00:00:01.200 --> 00:00:01.800\n<v Speaker 2>Hello.\n"
+    )
+    assert render(doc, "srt").splitlines()[2] == "Speaker 1: Hi there."
+    assert render(doc, "text") == "Speaker 1: Hi there.\nSpeaker 2: Hello.\n"
+
+
+def test_channel_subtitles_keep_each_channels_words_to_its_own_segment() -> None:
+    words = [
+        _word("left", 0.0, 0.5, channel=0),
+        _word("right", 0.2, 0.6, channel=1),
+        _word("side", 0.6, 1.0, channel=0),
+    ]
+    segments = [
+        Segment(id=0, start=0.0, end=1.0, text="left side", avg_logprob=-0.1, no_speech_prob=0.0, channel=0),
+        Segment(id=1, start=0.2, end=0.6, text="right", avg_logprob=-0.1, no_speech_prob=0.0, channel=1),
+    ]
+    vtt = render(_doc(words, segments), "vtt")
+    assert "<v Channel 0>left side" in vtt and "<v Channel 1>right" in vtt
