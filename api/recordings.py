@@ -64,6 +64,10 @@ class RecordingsController(Controller):
     ) -> Response[RecordingOut]:
         """Upload audio as multipart/form-data (`file` + optional fields), or JSON with `source_url`.
 
+        Optional fields: `custom_tags` (JSON object), `language` (`auto` or ISO 639-1), `model`,
+        `task` (`transcribe`/`translate`), `word_timestamps`, `initial_prompt`, `vocabulary_id`,
+        `channels` (`mix`/`split`), `diarize` with `speakers_expected` or `min_speakers`/`max_speakers`.
+
         Basic credentials or a Bearer upload token. Answers 201 with the queued Recording. A body
         that stalls is abandoned (408); too many uploads at once is 429 per key, 503 per node."""
         check_declared_length(request.headers.get("content-length"), settings.max_upload_bytes)
