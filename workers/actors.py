@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 import dramatiq
 from dramatiq.middleware.time_limit import TimeLimitExceeded
 
-from engine.errors import DiarizationFailed, ServiceUnavailable, TranscriptionError
+from engine.errors import DiarizationFailed, JobFailure, ServiceUnavailable, TranscriptionError
 from engine.jobs.diarization import DiarizationJob
 from engine.jobs.pipeline import TranscriptionJob
 from engine.jobs.queue import DELIVER_ACTOR, DIARIZATION_QUEUE, DIARIZE_ACTOR, TRANSCRIBE_ACTOR, WEBHOOK_QUEUE
@@ -52,44 +53,38 @@ def outlast_outages(fn: Callable[[], object], *, attempts: int, what: dict[str, 
             time.sleep(delay)
 
 
-def transcribe_handler(job: TranscriptionJob, settings: Settings) -> Callable[[str], None]:
-    def transcribe(recording_id: str) -> None:
+class _Stage(Protocol):
+    """A recording's job stage: run it, or end it for good with a failure."""
+
+    def run(self, recording_id: str) -> object: ...
+
+    def fail(self, recording_id: str, exc: JobFailure) -> object: ...
+
+
+def stage_handler(
+    job: _Stage, settings: Settings, failure: type[JobFailure], *, stage: str, doing: str
+) -> Callable[[str], None]:
+    """The actor body of a recording stage: outages waited out in place (then the message goes back
+    to the queue), anything else ends the stage with `failure` (the transcription stage fails the
+    recording; the diarization stage keeps the transcript and states the failure)."""
+
+    def handle(recording_id: str) -> None:
         try:
             outlast_outages(
                 lambda: job.run(recording_id), attempts=settings.job_max_retries, what={"recording_id": recording_id}
             )
         except ServiceUnavailable:
-            log.error("dependency unavailable for too long; the job goes back to the queue")
+            log.error("dependency unavailable for too long; the job goes back to the queue", extra={"stage": stage})
             raise
         except TimeLimitExceeded:
-            log.error("job exceeded its time limit", extra={"recording_id": recording_id})
-            job.fail(recording_id, TranscriptionError("the transcription exceeded the job time limit"))
+            log.error("job exceeded its time limit", extra={"recording_id": recording_id, "stage": stage})
+            job.fail(recording_id, failure(f"the {stage} exceeded the job time limit"))
         except Exception:
             # Never let one recording kill the worker or sit in `processing` forever.
-            log.exception("unexpected error", extra={"recording_id": recording_id})
-            job.fail(recording_id, TranscriptionError("internal error while transcribing"))
+            log.exception("unexpected error", extra={"recording_id": recording_id, "stage": stage})
+            job.fail(recording_id, failure(f"internal error while {doing}"))
 
-    return transcribe
-
-
-def diarize_handler(job: DiarizationJob, settings: Settings) -> Callable[[str], None]:
-    def diarize(recording_id: str) -> None:
-        try:
-            outlast_outages(
-                lambda: job.run(recording_id), attempts=settings.job_max_retries, what={"recording_id": recording_id}
-            )
-        except ServiceUnavailable:
-            log.error("dependency unavailable for too long; the diarization job goes back to the queue")
-            raise
-        except TimeLimitExceeded:
-            log.error("diarization exceeded its time limit", extra={"recording_id": recording_id})
-            job.fail(recording_id, DiarizationFailed("diarization exceeded the job time limit"))
-        except Exception:
-            # The transcript is kept whatever happens here: the recording finishes without speakers.
-            log.exception("unexpected error while diarizing", extra={"recording_id": recording_id})
-            job.fail(recording_id, DiarizationFailed("internal error while diarizing"))
-
-    return diarize
+    return handle
 
 
 def deliver_handler(deliverer: Deliverer, settings: Settings) -> Callable[[str, str, int], None]:
@@ -140,7 +135,7 @@ def declare_actors(
         min_backoff=2_000,
         max_backoff=300_000,
         retry_when=retry,
-    )(transcribe_handler(job, settings))
+    )(stage_handler(job, settings, TranscriptionError, stage="transcription", doing="transcribing"))
     for queue in others:
         broker.declare_queue(queue)
     dramatiq.actor(
@@ -164,4 +159,4 @@ def declare_actors(
             min_backoff=2_000,
             max_backoff=300_000,
             retry_when=retry,
-        )(diarize_handler(diarization, settings))
+        )(stage_handler(diarization, settings, DiarizationFailed, stage="diarization", doing="diarizing"))

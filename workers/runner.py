@@ -34,7 +34,6 @@ from engine.ops.metrics import JobMetrics
 from engine.recordings.model import Recording
 from engine.settings import Settings
 from engine.transcription.device import cuda_problem, resolve_device
-from engine.transcription.whisper import Transcriber
 from engine.webhooks.delivery import Deliverer
 from engine.webhooks.publisher import EventPublisher
 from workers.actors import declare_actors
@@ -75,7 +74,15 @@ def serve(settings: Settings, *, processes: int = 1, stop: threading.Event | Non
     if set(settings.transcription_queues) & set(settings.queue_list):
         workers.append(_transcription_worker(settings, broker, backends, cache, jobs, locks, stop))
     if diarizing:
-        _background("earshot-announce-diarization", _announce_diarization, PoolRegistry(backends.redis), stop)
+        diarization_pool = (DIARIZATION, "cpu", "float32")
+        _background(
+            "earshot-announce-diarization",
+            _announce,
+            PoolRegistry(backends.redis),
+            [DIARIZATION_QUEUE],
+            diarization_pool,
+            stop,
+        )
         # One job at a time: the networks use every thread this process has.
         workers.append(dramatiq.Worker(broker, queues={DIARIZATION_QUEUE}, worker_threads=1, worker_timeout=100))
     if WEBHOOK_QUEUE in settings.queue_list:
@@ -179,7 +186,8 @@ def _transcription_worker(
     sweep for stuck recordings."""
     queues = set(settings.transcription_queues) & set(settings.queue_list)
     model = cache.get(settings.model)  # load before taking jobs: the first job should not pay for it
-    _background("earshot-announce", _announce, PoolRegistry(backends.redis), sorted(queues), model, stop)
+    pool = (model.name, model.device, model.compute_type)
+    _background("earshot-announce", _announce, PoolRegistry(backends.redis), sorted(queues), pool, stop)
     catalog = ModelCatalog(settings.model, settings.transcription_queues[0], PoolRegistry(backends.redis))
 
     def requeue(recording: Recording) -> None:
@@ -388,13 +396,14 @@ def _heartbeat(broker: dramatiq.Broker, queue: str, every_s: float, stop: thread
             log.exception("heartbeat failed")
 
 
-def _announce(registry: PoolRegistry, queues: list[str], model: Transcriber, stop: threading.Event) -> None:
-    """Tell the API which model this process serves on which queues, until it stops."""
+def _announce(registry: PoolRegistry, queues: list[str], pool: tuple[str, str, str], stop: threading.Event) -> None:
+    """Tell the API what this process serves on which queues (`pool`: model, device, compute type:
+    a Whisper model, or `diarization`), until it stops."""
     worker_id = f"{os.getpid()}"
     while True:
         for queue in queues:
             try:
-                registry.announce(queue, model.name, model.device, model.compute_type, worker_id)
+                registry.announce(queue, *pool, worker_id)
             except ServiceUnavailable:
                 log.warning("cannot announce the worker pool: redis unavailable")
             except Exception:  # a background loop must outlive any one bad round
@@ -404,22 +413,6 @@ def _announce(registry: PoolRegistry, queues: list[str], model: Transcriber, sto
     for queue in queues:
         with contextlib.suppress(ServiceUnavailable):
             registry.withdraw(queue, worker_id)
-
-
-def _announce_diarization(registry: PoolRegistry, stop: threading.Event) -> None:
-    """Tell the API that diarization can run (uploads with `diarize=true` are refused otherwise)."""
-    worker_id = f"{os.getpid()}"
-    while True:
-        try:
-            registry.announce(DIARIZATION_QUEUE, DIARIZATION, "cpu", "float32", worker_id)
-        except ServiceUnavailable:
-            log.warning("cannot announce the diarization pool: redis unavailable")
-        except Exception:  # a background loop must outlive any one bad round
-            log.exception("announcing the diarization pool failed")
-        if stop.wait(10):
-            break
-    with contextlib.suppress(ServiceUnavailable):
-        registry.withdraw(DIARIZATION_QUEUE, worker_id)
 
 
 def _on_signals(handler: object) -> None:

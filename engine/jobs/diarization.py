@@ -32,10 +32,10 @@ from engine.errors import DiarizationFailed, JobFailure, ServiceUnavailable
 from engine.index.protocol import Index
 from engine.jobs.locks import RecordingLocks
 from engine.ops.metrics import JobMetrics
-from engine.recordings.model import DIARIZATION_STAGE, Features, Recording, Status, transcript_key
+from engine.recordings.model import DIARIZATION_STAGE, Features, Recording, RecordingError, Status, transcript_key
 from engine.recordings.outcomes import Outcomes
 from engine.recordings.speakers import label_speakers, speaker_stats, utterances
-from engine.recordings.transcripts import Diarization, DiarizationError, StoredTranscription
+from engine.recordings.transcripts import Diarization, StoredTranscription
 from engine.settings import Settings
 from engine.storage.protocol import Storage
 from engine.transcription import audio
@@ -150,9 +150,14 @@ class DiarizationJob:
         self._storage.put_bytes(key, _encode(document), "application/json")
         now = utc_now()
         done = msgspec.structs.replace(
-            recording, status=Status.TRANSCRIBED, stage=None, transcript_key=key, updated_at=now, processed_at=now
+            recording,
+            status=Status.TRANSCRIBED,
+            stage=None,
+            transcript_key=key,
+            updated_at=now,
+            processed_at=now,
+            progress=1.0,
         )
-        done = msgspec.structs.replace(done, progress=1.0)
         if not self._index.update(done):
             self._storage.delete(key)
             return None
@@ -169,6 +174,6 @@ def _failed(document: StoredTranscription, exc: JobFailure) -> StoredTranscripti
     log.warning("diarization failed for good; the transcript completes without speakers", extra={"code": exc.code})
     return msgspec.structs.replace(
         document,
-        diarization=Diarization(status="failed", error=DiarizationError(code=exc.code, message=exc.message)),
+        diarization=Diarization(status="failed", error=RecordingError(code=exc.code, message=exc.message)),
         updated_at=utc_now(),
     )

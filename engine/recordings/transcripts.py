@@ -6,6 +6,8 @@ from datetime import datetime
 
 import msgspec
 
+from engine.recordings.model import RecordingError
+
 __all__ = [
     "Diarization",
     "LanguageShare",
@@ -80,11 +82,6 @@ class SpeakerStats(msgspec.Struct, kw_only=True, omit_defaults=True):
     utterances: int
 
 
-class DiarizationError(msgspec.Struct, kw_only=True):
-    code: str
-    message: str
-
-
 class Diarization(msgspec.Struct, kw_only=True):
     """The diarization stage of a recording uploaded with `diarize=true`."""
 
@@ -92,7 +89,7 @@ class Diarization(msgspec.Struct, kw_only=True):
     """`completed`, or `failed` (the transcript is complete without speakers; `error` says why)."""
     speakers: int | None = None
     """How many speakers were found."""
-    error: DiarizationError | None = None
+    error: RecordingError | None = None
 
 
 class Transcription(msgspec.Struct, kw_only=True):
