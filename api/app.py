@@ -14,6 +14,7 @@ from api.account import AccountController
 from api.auth import Principal, authenticate, authenticate_upload
 from api.catalog import list_models
 from api.console import BROWSER_ROUTES
+from api.cors import cors
 from api.errors import exception_handlers
 from api.health import health, ready
 from api.limits import ApiLimits, UploadSlots
@@ -73,11 +74,14 @@ def create_app(settings: Settings, *, backends: Backends | None = None, jobs: Jo
             log.warning("object storage is not reachable at start-up; /ready will say so")
 
     trimmer = MemoryTrimmer()
+    cors_config, cors_hooks = cors(settings)
     return Litestar(
         route_handlers=ROUTES,
         dependencies=_dependencies(settings, backends, jobs, metrics),
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         middleware=[metrics.middleware],
+        cors_config=cors_config,  # outside the exception handlers: errors carry the headers too
+        before_send=cors_hooks,
         on_startup=[ensure_bucket, trimmer.start],
         on_shutdown=[trimmer.stop, backends.close],
         openapi_config=OpenAPIConfig(title="Earshot", version="0.1.0", path="/schema"),

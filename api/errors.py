@@ -33,6 +33,7 @@ STATUS: dict[type[errors.EarshotError], int] = {
     errors.ServiceUnavailable: 503,
     errors.RateLimited: 429,
     errors.ApiKeyInUse: 409,
+    errors.NothingToRetry: 409,
     errors.TranscriptionTimeout: 504,
 }
 
@@ -51,6 +52,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "API_KEY_NOT_FOUND": 404,
     "VOCABULARY_NOT_FOUND": 404,
     "API_KEY_IN_USE": 409,
+    "NOTHING_TO_RETRY": 409,
     "TRANSCRIPTION_TIMEOUT": 504,
     "RATE_LIMITED": 429,
     "SERVICE_UNAVAILABLE": 503,

@@ -123,6 +123,18 @@ class RecordingsController(Controller):
         """Removes the audio, the transcription and every index entry; a running job brings none back."""
         service.delete(tenant_id, recording_id)
 
+    @post(
+        "/{recording_id:str}/retry",
+        status_code=202,
+        sync_to_thread=True,
+        responses=errors("RECORDING_NOT_FOUND", "NOTHING_TO_RETRY", "INVALID_PARAMETER"),
+    )
+    def retry_recording(self, recording_id: str, tenant_id: str, service: RecordingService) -> RecordingOut:
+        """Run a failed stage again: a `failed` recording is transcribed again; a transcribed one
+        whose diarization failed has only its speakers found again (its words are kept). 202 with
+        the recording, back to `processing`; 409 `NOTHING_TO_RETRY` when no stage failed."""
+        return recording_out(service.retry(tenant_id, recording_id))
+
     @get(
         "/{recording_id:str}/transcription",
         sync_to_thread=True,

@@ -11,7 +11,10 @@ whole file as the scored region, overlapped speech counted) and its parts (misse
 speaker confusion, in seconds), the number of speakers found against the reference's, all without
 telling the diarizer the count; then DER when told the exact count (`SpeakerCount(expected=N)`).
 Speed: audio seconds per wall second of `diarize()` alone, the best of `--runs` timed runs after one
-warm-up call (model loading is timed and reported on its own line).
+warm-up call (model loading is timed and reported on its own line). Then a long recording:
+sample.wav over and over to `--long-minutes` (30 by default, about 20 min of speech; each repeat
+cut, scaled and noised a little differently) with its reference shifted along, scored and timed
+once: its two speakers must stay two past the clusterer's subsampling.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from engine.diarization import SpeakerCount, SpeakerTurn, diarization_available, load_diarizer, missing_modules
 from engine.transcription.audio import SAMPLE_RATE, decode
@@ -78,8 +83,35 @@ def score(reference: list[tuple[float, float, str]], turns: list[SpeakerTurn], s
     return parts
 
 
-def measure(diarizer: Any, name: str, reference: list[tuple[float, float, str]], runs: int) -> Row:
-    samples = decode(DIARIZATION / f"{name}.wav")
+def long_recording(minutes: float) -> tuple[np.ndarray[Any, Any], list[tuple[float, float, str]]]:
+    """sample.wav (two speakers) over and over to `minutes`, its reference shifted along: a long
+    meeting of the same two people, past the clusterer's subsampling (`clustering.MAX_CLUSTERED`
+    pieces). Each repeat loses up to 1 s at its start, gets its own gain (0.5-1) and noise (-50 dB),
+    seeded, so that no two repeats give the same pieces."""
+    one = decode(DIARIZATION / "sample.wav")
+    base = read_rttm(DIARIZATION / "sample.rttm")["sample"]
+    rng = np.random.default_rng(0)
+    parts: list[np.ndarray[Any, Any]] = []
+    reference: list[tuple[float, float, str]] = []
+    at = 0.0
+    while at < minutes * 60:
+        cut = int(rng.integers(0, SAMPLE_RATE))
+        noise = rng.normal(0.0, 0.003, len(one) - cut)
+        parts.append((one[cut:] * rng.uniform(0.5, 1.0) + noise).astype(np.float32))
+        shift = at - cut / SAMPLE_RATE
+        reference += [(max(a + shift, at), b + shift, who) for a, b, who in base if b + shift > at]
+        at += len(parts[-1]) / SAMPLE_RATE
+    return np.concatenate(parts), reference
+
+
+def measure(
+    diarizer: Any,
+    name: str,
+    reference: list[tuple[float, float, str]],
+    runs: int,
+    samples: np.ndarray[Any, Any] | None = None,
+) -> Row:
+    samples = decode(DIARIZATION / f"{name}.wav") if samples is None else samples
     seconds = len(samples) / SAMPLE_RATE
     true = len({speaker for _, _, speaker in reference})
     timings: list[float] = []
@@ -136,6 +168,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1, the loader's default)")
     parser.add_argument("--runs", type=int, default=3, help="timed runs per file (after one warm-up call)")
     parser.add_argument("--write-readme", action="store_true", help="replace the table in benchmarks/README.md")
+    parser.add_argument(
+        "--long-minutes", type=float, default=30.0, help="length of the long recording (sample.wav repeated; 0 skips)"
+    )
     args = parser.parse_args()
     if not diarization_available():
         raise SystemExit(
@@ -151,6 +186,9 @@ def main() -> None:
     for _, rttm in FILES:
         references.update(read_rttm(DIARIZATION / rttm))
     rows = [measure(diarizer, name, references[name], args.runs) for name, _ in FILES]
+    if args.long_minutes > 0:
+        samples, reference = long_recording(args.long_minutes)
+        rows.append(measure(diarizer, f"sample, {args.long_minutes:g} min", reference, 1, samples))
     plural = "s" if args.threads != 1 else ""
     machine = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {args.threads} thread{plural}"
     head = (
@@ -159,7 +197,7 @@ def main() -> None:
     )
     body = table(rows)
     print(head, "", body, "", sep="\n")
-    two = [r for r in rows if r.true == 2]
+    two = [r for r in rows[: len(FILES)] if r.true == 2]
     wall = sum(r.seconds / r.speed_best for r in rows)
     print(
         f"two-speaker files: DER <= 15 % on {sum(r.der <= 0.15 for r in two)} of {len(two)}, right count on "

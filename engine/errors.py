@@ -15,6 +15,7 @@
     │   ├── ApiKeyNotFound           API_KEY_NOT_FOUND
     │   └── VocabularyNotFound       VOCABULARY_NOT_FOUND
     ├── ApiKeyInUse                  API_KEY_IN_USE        (a key may not delete itself)
+    ├── NothingToRetry               NOTHING_TO_RETRY      (409: no failed stage to run again)
     ├── TranscriptionTimeout         TRANSCRIPTION_TIMEOUT (a synchronous wait ran out)
     ├── RateLimited                  RATE_LIMITED          (with retry_after seconds)
     ├── ServiceUnavailable           SERVICE_UNAVAILABLE   (transient: Redis or S3 unreachable)
@@ -46,6 +47,7 @@ __all__ = [
     "InvalidParameter",
     "JobFailure",
     "NotFound",
+    "NothingToRetry",
     "PayloadTooLarge",
     "RateLimited",
     "RecordingBusy",
@@ -140,6 +142,14 @@ class VocabularyNotFound(NotFound):
 class ApiKeyInUse(EarshotError):
     code = "API_KEY_IN_USE"
     default_message = "the api key that authenticates this request cannot delete itself; use another key"
+
+
+class NothingToRetry(EarshotError):
+    """`POST /v1/recordings/{id}/retry` on a recording with no failed stage: still processing, or
+    transcribed with nothing failed."""
+
+    code = "NOTHING_TO_RETRY"
+    default_message = "the recording has no failed stage to run again"
 
 
 class TranscriptionTimeout(EarshotError):

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import msgspec
 from msgspec import Meta
@@ -63,6 +64,13 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     token_max_ttl_s: Annotated[
         int, Meta(ge=60, description="Longest lifetime an upload token may be issued for, in seconds.")
     ] = 86400
+    cors_origins: Annotated[
+        str,
+        Meta(
+            description="Origins whose pages may call the API from a browser (CORS), comma-separated, each "
+            "exactly scheme://host[:port]; '*' is any page (for upload tokens only); empty: none.",
+        ),
+    ] = ""
     api_host: Annotated[str, Meta(description="Address the API listens on.")] = "127.0.0.1"
     api_port: Annotated[int, Meta(ge=1, le=65535, description="Port the API listens on.")] = 8000
     max_upload_bytes: Annotated[
@@ -195,6 +203,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
         # Fail at start-up, not at the first webhook or fetch that needs these.
         parse_networks(self.allowed_private_networks)
         self.retry_schedule  # noqa: B018 - validates
+        self.cors_origin_list  # noqa: B018 - validates
         if self.decoding not in ("windows", "sequential"):
             raise SettingsError("EARSHOT_DECODING must be windows or sequential")
         bad = [q for q in self.queue_list if not _QUEUE_NAME.fullmatch(q)]
@@ -302,12 +311,44 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
         return steps
 
     @property
+    def cors_origin_list(self) -> tuple[str, ...]:
+        """The browser origins allowed to call the API, as browsers spell them in `Origin`
+        (lower case, no default port, no trailing slash); ("*",) for any; () for none."""
+        origins = tuple(_origin(o.strip()) for o in self.cors_origins.split(",") if o.strip())
+        if "*" in origins and len(origins) > 1:
+            raise SettingsError("EARSHOT_CORS_ORIGINS: '*' (any origin) stands alone")
+        return tuple(dict.fromkeys(origins))
+
+    @property
     def queue_list(self) -> list[str]:
         return [q.strip() for q in self.queues.split(",") if q.strip()]
 
     @property
     def transcription_queues(self) -> list[str]:
         return [q for q in self.queue_list if q not in ("webhooks", "diarization")] or ["transcribe"]
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(raw: str) -> str:
+    """One EARSHOT_CORS_ORIGINS entry as the browser's `Origin` header has it: exact, never a pattern."""
+    if raw == "*":
+        return raw
+    problem = f"EARSHOT_CORS_ORIGINS: {raw!r} is not an origin like https://app.example.com"
+    try:
+        parts = urlsplit(raw.removesuffix("/"))
+        port = parts.port
+    except ValueError:
+        raise SettingsError(problem) from None
+    scheme, host = parts.scheme.lower(), (parts.hostname or "")
+    if scheme not in _DEFAULT_PORTS or not host or parts.path or parts.query or parts.fragment:
+        raise SettingsError(problem)
+    if parts.username is not None or "*" in raw or any(c.isspace() for c in raw):
+        raise SettingsError(problem)
+    if ":" in host:
+        host = f"[{host}]"  # IPv6
+    return f"{scheme}://{host}" if port in (None, _DEFAULT_PORTS[scheme]) else f"{scheme}://{host}:{port}"
 
 
 def describe() -> list[tuple[str, str, str]]:

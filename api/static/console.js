@@ -497,10 +497,18 @@ async function recordingView(id) {
     });
     showTranscript(transcription, transcript, player);
     for (const button of actions.querySelectorAll("button.download")) button.disabled = false;
+    const speakers = transcription.diarization;
+    if (speakers && speakers.status === "failed") {
+      const why = speakers.error ? ` (${speakers.error.code}): ${speakers.error.message}` : ".";
+      transcript.before(h("p", { class: "empty", id: "diarization-failed" },
+        `Speakers could not be told apart${why} The words are complete. `,
+        session.apiKey ? retryButton(id, "Find speakers again") : ""));
+    }
   } catch (err) {
     if (err instanceof TranscriptionFailedError) {
       transcript.replaceChildren(h("p", { class: "empty", id: "transcription-failed" },
-        `The transcription failed (${err.reason}): ${err.message}`));
+        `The transcription failed (${err.reason}): ${err.message} `,
+        session.apiKey ? retryButton(id, "Transcribe again") : ""));
       return;
     }
     transcript.replaceChildren(h("p", { class: "empty" }, "The transcript could not be loaded."));
@@ -554,6 +562,23 @@ function downloadButtons(recording, actions) {
         }
       } }, `Download ${label}`));
   }
+}
+
+function retryButton(id, text) {
+  // POST …/retry runs only the failed stage again; the view then follows the recording as it runs.
+  const button = h("button", { type: "button", class: "secondary", id: "retry" }, text);
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    clearMessage();
+    try {
+      await client.request(`/v1/recordings/${encodeURIComponent(id)}/retry`, { method: "POST" });
+      route();
+    } catch (err) {
+      button.disabled = false;
+      fail(err);
+    }
+  });
+  return button;
 }
 
 function deleteControl(recording, actions) {

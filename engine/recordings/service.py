@@ -13,6 +13,7 @@ from engine.clock import utc_now
 from engine.errors import (
     EarshotError,
     InvalidParameter,
+    NothingToRetry,
     RecordingNotFound,
     ServiceUnavailable,
     TranscriptionFailed,
@@ -25,6 +26,7 @@ from engine.jobs.routing import ModelCatalog
 from engine.outbound.fetch import check_source_url
 from engine.recordings.languages import LANGUAGES, english_only
 from engine.recordings.model import (
+    DIARIZATION_STAGE,
     Features,
     Recording,
     Status,
@@ -278,11 +280,7 @@ class RecordingService:
             raise InvalidParameter("min_speakers is more than max_speakers")
         if "speakers_expected" in counts and (low is not None or high is not None):
             raise InvalidParameter("give speakers_expected or min_speakers/max_speakers, not both")
-        if not self._models.can_diarize():
-            raise InvalidParameter(
-                "diarize=true needs a diarization worker and none is running "
-                "(install the extra with `scripts/setup --diarization`; `earshot up` then starts one)"
-            )
+        self._need_diarization()
         return {"diarize": True, **counts}
 
     def _vocabulary(self, tenant_id: str, vocabulary_id: str | None) -> dict[str, Any]:
@@ -350,6 +348,71 @@ class RecordingService:
         if removed is None:
             raise RecordingNotFound(f"recording {recording_id[:64]!r} not found")
         purge(self._storage, self._index, object_prefix(removed.tenant_id, removed.id))
+
+    def retry(self, tenant_id: str, recording_id: str) -> Recording:
+        """Run a recording's failed stage again: a `failed` recording is transcribed again from its
+        stored audio (or its source URL); a transcribed one whose diarization failed has only that
+        stage run again, on the stored transcript. Either way it is `processing` until done, and its
+        outcome is a new webhook event. Anything else has nothing to retry (409)."""
+        recording = self.get(tenant_id, recording_id)
+        now = utc_now()
+        if recording.status == Status.FAILED:
+            again = msgspec.structs.replace(
+                recording,
+                status=Status.PROCESSING,
+                error=None,
+                stage=None,
+                progress=None,
+                processed_at=None,
+                updated_at=now,
+                retries=recording.retries + 1,
+            )
+            if recording.features is not None and recording.features.diarize:
+                self._need_diarization()
+            self._claim(recording, again, lambda: self.enqueue(again))
+            return again
+        if recording.status == Status.TRANSCRIBED and self._diarization_failed(recording):
+            self._need_diarization()
+            again = msgspec.structs.replace(
+                recording,
+                status=Status.PROCESSING,
+                stage=DIARIZATION_STAGE,
+                progress=0.99,
+                processed_at=None,
+                updated_at=now,
+                retries=recording.retries + 1,
+            )
+            self._claim(recording, again, lambda: self._jobs.enqueue_diarization(again.id))
+            return again
+        state = "still processing" if recording.status == Status.PROCESSING else "transcribed with no failed stage"
+        raise NothingToRetry(f"recording {recording_id[:64]!r} is {state}; there is nothing to retry")
+
+    def _claim(self, current: Recording, again: Recording, enqueue: Callable[[], None]) -> None:
+        """Move the recording back to processing (only if nobody changed it meanwhile), then queue
+        its job; if the queue cannot take it, the recording is put back as it was."""
+        if not self._index.update(again, expect=current.status):
+            raise NothingToRetry(f"recording {current.id} changed meanwhile; read it again")
+        try:
+            enqueue()
+        except EarshotError:
+            self._index.update(current, expect=Status.PROCESSING)
+            raise
+
+    def _diarization_failed(self, recording: Recording) -> bool:
+        if recording.features is None or not recording.features.diarize or recording.transcript_key is None:
+            return False
+        raw = self._storage.get_bytes(recording.transcript_key)
+        if raw is None:
+            return False
+        diarization = _decode_transcription(raw).diarization
+        return diarization is not None and diarization.status == "failed"
+
+    def _need_diarization(self) -> None:
+        if not self._models.can_diarize():
+            raise InvalidParameter(
+                "diarize=true needs a diarization worker and no diarization worker is running "
+                "(install the extra with `scripts/setup --diarization`; `earshot up` then starts one)"
+            )
 
     def transcription(self, tenant_id: str, recording_id: str) -> Transcription:
         recording = self.get(tenant_id, recording_id)

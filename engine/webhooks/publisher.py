@@ -24,7 +24,9 @@ EnqueueDelivery = Callable[[str, str, int, int], None]
 
 
 def event_id_for(recording: Recording) -> str:
-    return "evt_" + uuid.uuid5(EVENT_NS, f"{recording.id}:{recording.status.value}").hex
+    """One event per outcome of a run: stable across redelivery, new after a user's retry."""
+    run = f":{recording.retries}" if recording.retries else ""
+    return "evt_" + uuid.uuid5(EVENT_NS, f"{recording.id}:{recording.status.value}{run}").hex
 
 
 class EventPublisher:

@@ -3,7 +3,9 @@ every field name and type, every status and error code a client written from the
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 import threading
 import time
 import uuid
@@ -384,15 +386,23 @@ class _AudioHandler(BaseHTTPRequestHandler):
         return None
 
 
-@pytest.fixture(scope="module")
-def audio_server(audio_dir: Path) -> Iterator[str]:
-    handler = type("Handler", (_AudioHandler,), {"audio_dir": audio_dir})
+@contextlib.contextmanager
+def _serving(directory: Path) -> Iterator[str]:
+    handler = type("Handler", (_AudioHandler,), {"audio_dir": directory})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def audio_server(audio_dir: Path) -> Iterator[str]:
+    with _serving(audio_dir) as url:
+        yield url
 
 
 def test_a_source_url_is_fetched_and_transcribed(stack: Stack, api: httpx.Client, audio_server: str) -> None:
@@ -418,6 +428,28 @@ def test_a_source_that_answers_404_ends_failed_source_fetch_failed(
     failed = stack.wait_done(api, rec["id"])
     assert failed["status"] == "failed" and failed["error"]["code"] == "SOURCE_FETCH_FAILED"
     assert "404" in failed["error"]["message"]
+
+
+def test_a_failed_recording_is_transcribed_again_on_retry(
+    stack: Stack, api: httpx.Client, audio_dir: Path, tmp_path: Path
+) -> None:
+    with _serving(tmp_path) as server:
+        rec = api.post("/v1/recordings", json={"source_url": f"{server}/files/late.wav"}).json()
+        assert stack.wait_done(api, rec["id"])["error"]["code"] == "SOURCE_FETCH_FAILED"
+        shutil.copy(audio_dir / "espeak_3.wav", tmp_path / "late.wav")  # the file is published late
+        response = api.post(f"/v1/recordings/{rec['id']}/retry")
+        assert response.status_code == 202, response.text
+        retried = response.json()
+        assert_shape(retried, RECORDING_FIELDS)
+        assert (retried["status"], retried["error"], retried["processed_at"]) == ("processing", None, None)
+        assert_error(api.post(f"/v1/recordings/{rec['id']}/retry"), 409, "NOTHING_TO_RETRY")  # still processing
+        done = stack.wait_done(api, rec["id"])
+    assert done["status"] == "transcribed" and done["error"] is None, done
+    assert "report" in api.get(f"/v1/recordings/{rec['id']}/transcription").json()["text"].lower()
+    listed = api.get("/v1/recordings", params={"status": "failed"}).json()
+    assert rec["id"] not in [r["id"] for r in listed["recordings"]]
+    assert_error(api.post(f"/v1/recordings/{rec['id']}/retry"), 409, "NOTHING_TO_RETRY")  # nothing failed
+    assert_error(api.post(f"/v1/recordings/{uuid.uuid4()}/retry"), 404, "RECORDING_NOT_FOUND")
 
 
 @pytest.mark.parametrize(

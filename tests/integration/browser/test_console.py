@@ -4,11 +4,15 @@ spoken word, downloads, deletion), errors as messages, tenant isolation, a phone
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+import shutil
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -330,6 +334,30 @@ def test_deleting_asks_first_then_removes_the_recording(
     assert not browser.css_all(f"tr[data-id='{doomed}']")
     assert browser.css_all(f"tr[data-id='{jfk}']")
     assert owner.get(f"/v1/recordings/{doomed}").status_code == 404
+
+
+def test_a_failed_recording_is_transcribed_again_from_its_page(
+    browser: Browser, jfk: str, owner: httpx.Client, audio_dir: Path, tmp_path: Path
+) -> None:
+    # A provider's recording that was not published yet when Earshot fetched it: failed, then there.
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(SimpleHTTPRequestHandler, directory=tmp_path))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        source = f"http://127.0.0.1:{server.server_address[1]}/late.wav"
+        late = owner.post("/v1/recordings", json={"source_url": source}).json()["id"]
+        assert wait_status(owner, [late])[late] == "failed"
+        browser.go(f"#/recordings/{late}")
+        failed = browser.wait(lambda: browser.css_all("#transcription-failed"), what="the failure")[0]
+        assert "SOURCE_FETCH_FAILED" in failed.text
+        shutil.copy(audio_dir / "espeak_3.wav", tmp_path / "late.wav")
+        browser.css("#retry").click()
+        browser.wait(lambda: not browser.css_all("#transcription-failed"), what="the page to follow the retry")
+        words = browser.wait_for_transcript()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "report" in " ".join(words).lower(), words
+    assert owner.get(f"/v1/recordings/{late}").json()["status"] == "transcribed"
 
 
 def test_another_tenants_recording_is_not_found(browser: Browser, jfk: str, stack: Stack, audio_dir: Path) -> None:

@@ -38,6 +38,7 @@ SPEC_STATUS: dict[type[errors.EarshotError], int] = {
     errors.TranscriptionError: 500,
     errors.DiarizationUnavailable: 500,
     errors.DiarizationFailed: 500,
+    errors.NothingToRetry: 409,
     errors.EarshotError: 500,
 }
 
@@ -59,6 +60,8 @@ SPEC_CODES = {
     "TRANSCRIPTION_TIMEOUT",
     # The contract's vocabularies (issue 14), tenant-scoped like recordings and webhooks.
     "VOCABULARY_NOT_FOUND",
+    # A retry of a recording with no failed stage (issue 15: a retry re-runs only the failed stage).
+    "NOTHING_TO_RETRY",
     # The spec does not list a code for 429; the reliability issue asks for per-key rate limits.
     "RATE_LIMITED",
 }

@@ -98,3 +98,11 @@ def test_centroid_merging_stops_at_the_similarity_and_honours_the_bounds() -> No
     same = np.ones((3, 4)) / 2.0
     assert len(set(merge_groups(same, 1, 3, 0.5).tolist())) == 1
     assert len(set(merge_groups(same, 3, 3, 0.5).tolist())) == 3
+
+
+def test_spectral_clustering_finds_no_more_groups_than_groups_of_the_smallest_size() -> None:
+    rng = np.random.default_rng(0)
+    pairs = np.repeat(rng.normal(size=(6, 16)), 2, axis=0) + 0.05 * rng.normal(size=(12, 16))
+    unit = pairs / np.linalg.norm(pairs, axis=1, keepdims=True)  # six tight pairs of pieces
+    assert len(np.unique(clustering.spectral_labels(unit, (1, 12), min_cluster_size=1))) > 3
+    assert len(np.unique(clustering.spectral_labels(unit, (1, 12), min_cluster_size=4))) <= 3

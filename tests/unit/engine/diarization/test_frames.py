@@ -87,11 +87,27 @@ def test_counts_average_the_chunks_that_see_a_frame() -> None:
 def test_single_speaker_runs_split_at_a_change_and_skip_overlap() -> None:
     activity, offsets = two_chunks()
     runs = [(round(a, 2), round(b, 2)) for a, b in single_speaker_runs(activity, offsets, GRID, 15)]
-    # frames 0-4 from chunk 0 (speaker 0); frames 5-7 nearer chunk 0's middle (speaker 1); 8-14 chunk 1
-    assert runs == [(0.0, 0.5), (0.5, 0.8), (0.8, 1.5)]
+    # frames 0-4 from chunk 0 (speaker 0); frames 5-7 from chunk 0 (its speaker 1) and 8-14 from chunk 1
+    # (its speaker 2): both chunks hear one voice going on across frame 8, so no cut where the chunk changes
+    assert runs == [(0.0, 0.5), (0.5, 1.5)]
     activity[0, 3:5, 1] = 1  # two voices at frames 3-4: no run there
     runs = [(round(a, 2), round(b, 2)) for a, b in single_speaker_runs(activity, offsets, GRID, 15)]
     assert runs[0] == (0.0, 0.3)
+
+
+def test_single_speaker_runs_cut_where_either_chunk_hears_a_change() -> None:
+    activity, offsets = two_chunks()
+    activity[1, 0:3, 2], activity[1, 0:3, 0] = 0, 1  # chunk 1 hears another voice until signal frame 7
+    runs = [(round(a, 2), round(b, 2)) for a, b in single_speaker_runs(activity, offsets, GRID, 15)]
+    assert runs == [(0.0, 0.5), (0.5, 0.8), (0.8, 1.5)]
+
+
+def test_single_speaker_runs_keep_only_frames_that_count_one_speaker() -> None:
+    activity, offsets = two_chunks()
+    counts = np.ones(15, dtype=np.float32)
+    counts[10:12] = 0.5  # most chunks hear nobody there (rounded to 0): no voice sample from it
+    runs = [(round(a, 2), round(b, 2)) for a, b in single_speaker_runs(activity, offsets, GRID, 15, counts)]
+    assert runs == [(0.0, 0.5), (0.5, 1.0), (1.2, 1.5)]
 
 
 def test_pieces_fill_each_region_and_skip_the_tiny_ones() -> None:
@@ -106,12 +122,20 @@ def test_votes_and_counts_pick_the_speakers_of_each_frame() -> None:
     pieces = [(0.0, 0.6), (0.4, 1.0)]
     scores = vote(pieces, np.array([0, 1]), 2, GRID, 10)
     assert scores[1].tolist() == [1.0, 0.0]
-    assert scores[5].tolist() == [0.5, 0.5]
     assert scores[8].tolist() == [0.0, 1.0]
+    assert np.allclose(scores.sum(axis=1), 1.0)
+    assert scores[4, 0] > 0.5 > scores[5, 0] > 0  # where both pieces talk, the one whose middle is nearer
     counts = np.array([0, 1, 1, 1, 1, 2, 1, 1, 1, 1], dtype=np.float32)
     active = select(scores, counts)
     assert active[:, 0].tolist() == [0, 1, 1, 1, 1, 1, 0, 0, 0, 0]
     assert active[:, 1].tolist() == [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]
+
+
+def test_overlapping_pieces_of_two_voices_hand_over_halfway_between_their_middles() -> None:
+    scores = vote([(0.0, 1.0), (0.5, 1.5)], np.array([0, 1]), 2, GRID, 16)  # middles 0.5 s and 1.0 s
+    winner = np.argmax(scores[:15], axis=1).tolist()
+    assert winner == [0] * 7 + [1] * 8  # the vote changes at frame 7 (0.7-0.8 s)
+    assert scores[15].tolist() == [0.0, 0.0]  # no piece, no vote
 
 
 def test_local_speakers_take_the_cluster_their_frames_voted_for_and_differ_within_a_chunk() -> None:

@@ -9,8 +9,10 @@ import msgspec
 import pytest
 
 from api.uploads import receive_upload
+from engine.clock import utc_now
 from engine.errors import (
     InvalidParameter,
+    NothingToRetry,
     RecordingNotFound,
     ServiceUnavailable,
     TranscriptionFailed,
@@ -20,8 +22,9 @@ from engine.index.memory import MemoryIndex
 from engine.index.protocol import PageQuery
 from engine.jobs.queue import MemoryQueue
 from engine.jobs.routing import ModelCatalog
-from engine.recordings.model import Recording, RecordingError, Status
+from engine.recordings.model import DIARIZATION_STAGE, Features, Recording, RecordingError, Status, transcript_key
 from engine.recordings.service import RecordingService, UploadContext
+from engine.recordings.transcripts import Diarization, StoredTranscription
 from engine.settings import Settings
 from engine.storage.memory import MemoryStorage
 
@@ -106,6 +109,92 @@ def test_the_transcription_is_not_ready_while_processing_and_failed_when_failed(
     index.update(failed)
     with pytest.raises(TranscriptionFailed, match="INVALID_AUDIO"):
         svc.transcription("t1", rec.id)
+
+
+class Diarizing(ModelCatalog):
+    def can_diarize(self) -> bool:
+        return True
+
+
+def _finished(
+    svc: RecordingService, index: MemoryIndex, storage: MemoryStorage, rec: Recording, diarization: str | None
+) -> Recording:
+    """`rec` transcribed, its stored document's diarization `failed`/`completed` (or not asked)."""
+    document = StoredTranscription(
+        id="tr", recording_id=rec.id, tenant_id=rec.tenant_id, text="hi", confidence=0.9, language="english",
+        language_code="en", language_probability=1.0, model="tiny.en", device="cpu", compute_type="int8",
+        processing_duration_ms=1, duration_seconds=1.0, created_at=utc_now(), updated_at=utc_now(),
+        diarization=None if diarization is None else Diarization(status=diarization),
+    )  # fmt: skip
+    key = transcript_key(rec.tenant_id, rec.id, run="r1")
+    storage.put_bytes(key, msgspec.json.encode(document), "application/json")
+    done = msgspec.structs.replace(rec, status=Status.TRANSCRIBED, transcript_key=key, progress=1.0)
+    assert index.update(done, expect=None)
+    return done
+
+
+def test_a_failed_recording_is_queued_again_on_retry_and_its_next_outcome_is_a_new_event() -> None:
+    from engine.webhooks.publisher import event_id_for
+
+    svc, index, _, jobs = service()
+    rec = upload(svc, multipart(b"RIFFdata"))
+    failed = msgspec.structs.replace(
+        rec, status=Status.FAILED, error=RecordingError(code="SOURCE_FETCH_FAILED", message="x")
+    )
+    assert index.update(failed)
+    again = svc.retry("t1", rec.id)
+    assert (again.status, again.error, again.stage, again.retries) == (Status.PROCESSING, None, None, 1)
+    assert index.get(rec.id) == again
+    assert jobs.jobs == [("transcribe", rec.id), ("transcribe", rec.id)]
+    assert event_id_for(msgspec.structs.replace(again, status=Status.FAILED)) != event_id_for(failed)
+    with pytest.raises(NothingToRetry, match="still processing"):
+        svc.retry("t1", rec.id)
+    with pytest.raises(RecordingNotFound):
+        svc.retry("intruder", rec.id)
+
+
+def test_a_retry_the_queue_cannot_take_leaves_the_recording_failed() -> None:
+    svc, index, _, _ = service()
+    rec = upload(svc, multipart(b"RIFFdata"))
+    failed = msgspec.structs.replace(rec, status=Status.FAILED, error=RecordingError(code="INVALID_AUDIO", message="x"))
+    assert index.update(failed)
+    broken = RecordingService(
+        settings=Settings(), index=index, storage=MemoryStorage(), jobs=BrokenQueue(),  # type: ignore[arg-type]
+        models=ModelCatalog("tiny.en", "transcribe", None),
+    )  # fmt: skip
+    with pytest.raises(ServiceUnavailable):
+        broken.retry("t1", rec.id)
+    assert index.get(rec.id) == failed
+
+
+def test_a_failed_diarization_is_retried_alone_on_the_stored_transcript() -> None:
+    index, storage, jobs = MemoryIndex(), MemoryStorage(), MemoryQueue()
+    svc = RecordingService(
+        settings=Settings(), index=index, storage=storage, jobs=jobs, models=Diarizing("tiny.en", "transcribe", None)
+    )
+    rec = upload(svc, multipart(b"RIFFdata", diarize="true"))
+    done = _finished(svc, index, storage, rec, "failed")
+    again = svc.retry("t1", rec.id)
+    assert (again.status, again.stage, again.transcript_key, again.retries) == (
+        Status.PROCESSING, DIARIZATION_STAGE, done.transcript_key, 1,
+    )  # fmt: skip
+    assert jobs.diarizations == [rec.id] and jobs.jobs == [("transcribe", rec.id)]  # no second transcription
+
+
+def test_a_retry_of_speakers_needs_a_diarization_worker_and_a_good_transcript_has_nothing_to_retry() -> None:
+    svc, index, storage, jobs = service()
+    rec = upload(svc, multipart(b"RIFFdata"))
+    _finished(svc, index, storage, rec, "failed")  # diarize was not asked: nothing failed
+    with pytest.raises(NothingToRetry, match="no failed stage"):
+        svc.retry("t1", rec.id)
+    asked = msgspec.structs.replace(index.get(rec.id), features=Features(model="tiny.en", diarize=True))
+    assert index.update(asked, expect=Status.TRANSCRIBED)
+    with pytest.raises(InvalidParameter, match="no diarization worker"):
+        svc.retry("t1", rec.id)
+    assert index.get(rec.id) == asked and jobs.diarizations == []
+    _finished(svc, index, storage, asked, "completed")
+    with pytest.raises(NothingToRetry):
+        svc.retry("t1", rec.id)
 
 
 def test_delete_removes_the_audio_and_the_entry() -> None:
