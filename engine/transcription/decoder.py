@@ -13,16 +13,25 @@ window needs otherwise:
 
 - text after the window's last complete timestamp pair is kept, as a last segment up to the
   window's end (sequential decoding would seek back and decode it again in its next window);
-- timestamps past a window's real audio are suppressed, rounded up to `timestamp_bucket_seconds`,
-  so the model does not run on into the padding; segments and words are clamped to the window;
+- in a window cut from a longer recording, timestamps past its real audio are suppressed (rounded
+  up to `timestamp_bucket_seconds`), so the model does not run on into the padding but ends at the
+  cut or leaves its last words unfinished for the next window. A recording's last window
+  (`WindowItem.final`; a short clip is one) is decoded as sequential decoding decodes its padded
+  last window, timestamps free: there the limit left the model unable to close a segment whose
+  speech runs to the very end, so it repeated itself to the length limit at every temperature (a
+  9 s meeting clip: 224 tokens at each of six temperatures, 19 s, against 19 tokens and 1.2 s), or
+  left the end unfinished and cost a second window. Segments and words are clamped to the window;
 - a window is conditioned only on the `prompt` its item brings (its batch-mates' text does not exist yet).
 
 The windows that fail a temperature step are generated again together at the next one, from
 their kept encoder output (no second encoder pass). ctranslate2 needs the same prompt length
 (the start-of-transcript token at the same position), decoding settings and suppressed tokens
 within one `generate` call, so windows are grouped by those. A window's result depends only on
-itself and its options, not on its batch-mates, except that sampling (temperature > 0) draws
-from one random stream per call.
+itself and its options, not on its batch-mates, except where it needs the sampled fallback
+(temperature > 0): CTranslate2 4.8.5 samples from a random stream per model thread, seeded once
+when that thread first samples and with no per-call seed, so such a window can decode differently
+on another call, as it does in faster-whisper's own sequential decoding. `seed` makes a fresh
+process's stream the same on every start (faster-whisper leaves it random).
 """
 
 from __future__ import annotations
@@ -88,6 +97,16 @@ class WindowOptions(msgspec.Struct, kw_only=True, frozen=True):
         )
 
 
+HOP = 160
+"""Samples per feature frame (10 ms)."""
+CONTEXT_BEFORE = 2 * HOP
+CONTEXT_AFTER = 400
+"""Audio either side of a window that its edge frames' short-time transforms reach into (400-sample
+FFTs centred on each frame): with it, a window cut from a recording gets the features sequential
+decoding computes over the whole recording, not reflections of its own edges. The last frames
+decide how the model ends a window (measured: the same 30 s of speech decoded with reflected or
+real edges gave different punctuation and segment ends)."""
+
 MIN_SEEK_FRAMES = 100
 """A window that accounts for less than 1 s keeps its unfinished text instead (no endless loop)."""
 
@@ -110,6 +129,12 @@ class WindowItem:
     """The language of the text in `prompt` and `previous_tokens`. A window detected in another
     language is decoded without them (English text would pull German speech towards English, or
     past it), and its segments' languages are detected one by one (the switch lies inside it)."""
+    final: bool = False
+    """The window reaches the end of its recording: its timestamps are not limited to its real audio."""
+    before: np.ndarray[Any, Any] | None = None
+    """The recording's samples just before the window (the last `CONTEXT_BEFORE` are used)."""
+    after: np.ndarray[Any, Any] | None = None
+    """The recording's samples just after the window (the first `CONTEXT_AFTER` are used)."""
     seek: bool = False
     """Decoding a recording in order: text after the window's last complete timestamp pair is left
     out and `WindowResult.consumed` says where the next window should start, as sequential
@@ -225,6 +250,18 @@ class _Job:
         return self.item.options
 
 
+def _len(samples: np.ndarray[Any, Any] | None) -> int:
+    return 0 if samples is None else len(samples)
+
+
+def _edge(samples: np.ndarray[Any, Any] | None, count: int) -> np.ndarray[Any, Any]:
+    """The first `count` samples, or the last `-count`, as float32."""
+    if samples is None or count == 0:
+        return np.zeros(0, np.float32)
+    part = samples[:count] if count > 0 else samples[count:]
+    return np.asarray(part, dtype=np.float32).reshape(-1)
+
+
 def _storage(array: np.ndarray[Any, Any]) -> Any:
     import ctranslate2
 
@@ -282,6 +319,7 @@ class WindowDecoder:
         self._encode_batch = encode_batch
         self._bucket = max(1, round(timestamp_bucket_seconds / model.time_precision))
         self._seed = seed
+        self._seeded = False
         self._tokenizers: dict[tuple[str, str], Any] = {}
         # The same ids for every language: non-speech tokens and the task/control tokens.
         self._suppress: list[int] = list(get_suppressed_tokens(self._tokenizer("en"), [-1]))
@@ -321,10 +359,18 @@ class WindowDecoder:
             raise ValueError(f"a window is longer than 30 s ({len(samples) / SAMPLE_RATE:.2f} s)")
         if len(samples) == 0:
             return _Job(item, np.zeros((0, 0), np.float32), 0)
-        # Per window: the extractor normalises by its input's loudest frame.
-        features = self._model.feature_extractor(samples)[..., :-1]
+        # Per window: the extractor normalises by its input's loudest frame. Whole frames of the
+        # audio before the window, so that its frames fall on the recording's 10 ms grid.
+        before = _edge(item.before, -(min(CONTEXT_BEFORE, _len(item.before)) // HOP * HOP))
+        after = _edge(item.after, min(CONTEXT_AFTER, _len(item.after)))
+        skip = len(before) // HOP
+        nframes = min(len(samples) // HOP, N_FRAMES)  # as faster-whisper counts them (the last, partial, one dropped)
+        # (Alone, the samples are passed as they are: features equal to the last bit to what
+        # faster-whisper computes from the same array; the model's choices can turn on that bit.)
+        audio = np.concatenate([before, samples, after]) if len(before) or len(after) else samples
+        features = self._model.feature_extractor(audio)
         language = "en" if not self.multilingual else item.options.language
-        return _Job(item, features, min(int(features.shape[-1]), N_FRAMES), language=language)
+        return _Job(item, features[:, skip : skip + nframes], nframes, language=language)
 
     def _encode(self, jobs: list[_Job]) -> np.ndarray[Any, Any]:
         """Encoder output of all jobs, one row each, in sub-batches of `encode_batch`."""
@@ -368,7 +414,8 @@ class WindowDecoder:
         )
         # The last timestamp inside the real audio, rounded up to the bucket.
         last = math.ceil(job.nframes / self._model.input_stride)
-        job.timestamp_limit = min(LAST_TIMESTAMP, math.ceil(last / self._bucket) * self._bucket)
+        limit = min(LAST_TIMESTAMP, math.ceil(last / self._bucket) * self._bucket)
+        job.timestamp_limit = LAST_TIMESTAMP if job.item.final else limit
 
     def _fallback(self, jobs: list[_Job], encoded: np.ndarray[Any, Any]) -> None:
         """Temperature steps: every window still failing goes on to its next temperature."""
@@ -404,10 +451,11 @@ class WindowDecoder:
             kwargs: dict[str, Any] = dict(
                 beam_size=1, num_hypotheses=breadth, sampling_topk=0, sampling_temperature=temperature
             )
-            if self._seed is not None:
+            if self._seed is not None and not self._seeded:
                 import ctranslate2
 
-                ctranslate2.set_random_seed(self._seed)
+                ctranslate2.set_random_seed(self._seed)  # takes effect in threads that have not sampled yet
+                self._seeded = True
         else:
             kwargs = dict(beam_size=breadth, patience=1.0)
         begin = group[0].tokenizer.timestamp_begin
@@ -505,7 +553,11 @@ class WindowDecoder:
             seek=seek,
         )
         advance = int(next_seek) - seek
-        if job.item.seek and MIN_SEEK_FRAMES <= advance < job.nframes:
+        # Seek back for the rest, as sequential decoding does, unless the rest is the last second of
+        # the recording: decoded alone, such a scrap of a recording's end gives a made-up word
+        # ("Okay.") more often than a real one.
+        scrap = job.item.final and job.nframes - advance < MIN_SEEK_FRAMES
+        if job.item.seek and MIN_SEEK_FRAMES <= advance < job.nframes and not scrap:
             job.consumed_frames = advance  # the rest is decoded again from there, as sequential decoding does
             return [s for s in raw if s["start"] < offset + duration]
         tail = tokens[sum(len(s["tokens"]) for s in raw) :]

@@ -9,7 +9,11 @@ never waits on S3, Redis or ffmpeg: those run on the job threads while it decode
 
 Within one recording the windows go in order, as in sequential decoding: where the model leaves
 the end of a window unfinished (it stops at its last complete timestamp), the next window starts
-there, so no speech is skipped at a cut. Across recordings they are batched. No audio is
+there, so no speech is skipped at a cut; where it closed its text and stopped seconds before the
+end with speech still to come, the rest is decoded again (`_resume_at`). A window's features
+reach a few samples past its edges into the recording, as they do in sequential decoding, and
+digital silence before sound is a window of its own, so the model never opens on seconds of
+nothing. Across recordings they are batched. No audio is
 discarded: every sample lies in some window (Silero VAD only when the user asks for `vad_filter`).
 
 Memory is bounded: a recording holds at most one window plus one decoded block, and at most
@@ -26,13 +30,22 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from engine.transcription.decoder import WindowDecoder, WindowItem, WindowOptions, WindowResult, to_transcript
+from engine.transcription.decoder import (
+    CONTEXT_AFTER,
+    CONTEXT_BEFORE,
+    HOP,
+    WindowDecoder,
+    WindowItem,
+    WindowOptions,
+    WindowResult,
+    to_transcript,
+)
 from engine.transcription.guard import collapse_repetitions, guard_window
-from engine.transcription.refine import refine_words, speech_mask
+from engine.transcription.refine import SpeechMask, refine_words, speech_mask
 from engine.transcription.whisper import Progress, TranscribeOptions, TranscriptResult, WhisperTranscriber
 from engine.transcription.windows import cut_windows
 
@@ -45,6 +58,10 @@ PREVIOUS_TOKENS = 223
 PROMPT_RESET_TEMPERATURE = 0.5
 SILENCE_LEVEL = 1e-4
 """-80 dBFS: a window whose loudest sample is below this is digital silence and skips the model."""
+UNHEARD_SECONDS = 5.0
+"""Speech left after a window's text closed that is decoded again in a window of its own."""
+SILENCE_LEAD = SAMPLE_RATE // 4
+"""Digital silence kept at the start of a window that begins with it (250 ms)."""
 
 
 @dataclass(eq=False)
@@ -57,9 +74,22 @@ class _Pending:
     error: BaseException | None = None
 
 
+class _Span(NamedTuple):
+    """The next window of a recording and the audio either side of it."""
+
+    start: int
+    """Its first sample's index in the recording."""
+    samples: np.ndarray[Any, Any]
+    final: bool
+    """It reaches the end of the recording."""
+    before: np.ndarray[Any, Any]
+    after: np.ndarray[Any, Any]
+
+
 class _Cursor:
     """A recording's audio from the current position on: blocks are read as windows need them,
-    and what lies before the position is let go."""
+    and what lies before the position (less the few samples a window's features reach back to)
+    is let go."""
 
     def __init__(self, blocks: Iterator[np.ndarray[Any, Any]], max_seconds: float) -> None:
         self._blocks = blocks
@@ -74,27 +104,36 @@ class _Cursor:
     def total(self) -> int:
         return self._base + len(self._buffer)
 
-    def next_window(self) -> tuple[int, np.ndarray[Any, Any]] | None:
-        """(start sample, samples) of the next window: up to `max_seconds` from the position, cut
-        at the quietest point near its end unless the audio ends first."""
+    def next_window(self) -> _Span | None:
+        """The next window: up to `max_seconds` from the position, cut at the quietest point near
+        its end unless the audio ends first."""
         self._fill()
-        head = self._buffer[self.position - self._base :]
+        here = self.position - self._base
+        head = self._buffer[here:]
         if len(head) == 0:
             return None
-        if len(head) <= self._max_len:
-            return self.position, head
-        first = cut_windows(head[: self._max_len + 1], max_seconds=self._max_seconds)[0]
-        return self.position, head[: first.end]
+        before = self._buffer[max(0, here - CONTEXT_BEFORE) : here]
+        # Digital silence before sound is a window of its own (no model call), so that the window
+        # with the sound starts just before it: Whisper's first timestamp must fall in the first
+        # second, and a window opening on 25 s of nothing failed at every temperature.
+        loud = np.flatnonzero(np.abs(head[: self._max_len]) >= SILENCE_LEVEL)
+        if len(loud) and loud[0] >= SILENCE_LEAD + SAMPLE_RATE:
+            end = (loud[0] - SILENCE_LEAD) // HOP * HOP
+            return _Span(self.position, head[:end], False, before, head[end : end + CONTEXT_AFTER])
+        if len(head) <= self._max_len:  # `_fill` stops short of more only at the end of the audio
+            return _Span(self.position, head, True, before, head[:0])
+        end = cut_windows(head[: self._max_len + 1], max_seconds=self._max_seconds)[0].end
+        return _Span(self.position, head[:end], False, before, head[end : end + CONTEXT_AFTER])
 
     def advance_to(self, sample: int) -> None:
         self.position = min(max(sample, self.position + 1), self.total)
-        drop = self.position - self._base
-        self._buffer, self._base = self._buffer[drop:].copy(), self.position
+        keep = max(self._base, self.position - CONTEXT_BEFORE)
+        self._buffer, self._base = self._buffer[keep - self._base :].copy(), keep
 
     def _fill(self) -> None:
         parts = [self._buffer]
         have = self.total - self.position
-        while not self._eof and have <= self._max_len:
+        while not self._eof and have <= self._max_len + CONTEXT_AFTER:
             block = next(self._blocks, None)
             if block is None:
                 self._eof = True
@@ -182,7 +221,7 @@ class WindowScheduler:
         previous: tuple[int, ...] = ()
         language: str | None = None  # of the text in `previous`
         while (window := cursor.next_window()) is not None:
-            start, samples = window
+            start, samples = window.start, window.samples
             item = WindowItem(
                 samples=samples,
                 offset=start / SAMPLE_RATE,
@@ -192,6 +231,9 @@ class WindowScheduler:
                 last_speech=last_speech,
                 previous_language=language if (prompt or previous) else None,
                 seek=True,
+                final=window.final,
+                before=window.before,
+                after=window.after,
             )
             result = _silent(item) if _is_digital_silence(samples) else self._decode_one(item)
             # The hallucination guard before the text conditions the next window; word times
@@ -209,7 +251,7 @@ class WindowScheduler:
             previous = (*previous, *(token for s in result.segments for token in s.tokens))
             if result.temperature > PROMPT_RESET_TEMPERATURE:
                 prompt, previous = None, ()
-            consumed = round(result.consumed * SAMPLE_RATE)
+            consumed = round(_resume_at(item, raw_results[-1], mask) * SAMPLE_RATE)
             # A window the model accounts for none of (too short to hold a frame) is done with.
             cursor.advance_to(consumed if consumed > start else start + len(samples))
             if on_progress is not None and expected_seconds:
@@ -253,6 +295,20 @@ class WindowScheduler:
             pending.result = result
             pending.done.set()
         log.debug("batch", extra={"windows": len(batch), "ms": int((time.perf_counter() - started) * 1000)})
+
+
+def _resume_at(item: WindowItem, result: WindowResult, mask: SpeechMask) -> float:
+    """Where the next window starts: where the model says this one's text ends, except where it
+    closed its text and stopped long before the window's end with speech still to come. Seen: a
+    window whose language changed from English to German gave its first 3 s and ended, and
+    sequential decoding would have skipped the next 20 s of German; that rest is decoded again."""
+    end = item.offset + len(item.samples) / SAMPLE_RATE
+    if not result.segments or result.consumed < end - 0.01:
+        return result.consumed
+    last = result.segments[-1].end
+    if last - item.offset >= 1.0 and end - last >= UNHEARD_SECONDS and mask.has_speech(last + 0.5, end):
+        return last
+    return result.consumed
 
 
 def _is_digital_silence(samples: np.ndarray[Any, Any]) -> bool:

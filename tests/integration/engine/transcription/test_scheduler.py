@@ -31,9 +31,20 @@ def trimmed(samples: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return samples[loud[0] : loud[-1] + 1]
 
 
+def imperceptibly_changed(samples: np.ndarray[Any, Any]) -> list[np.ndarray[Any, Any]]:
+    """The same audio delayed by one sample, and louder by a millionth: no listener could tell."""
+    return [np.concatenate([np.zeros(1, np.float32), samples]), samples * np.float32(1.000001)]
+
+
 def test_windows_cut_mid_sentence_give_the_words_of_sequential_decoding(
     whisper: WhisperTranscriber, audio_dir: Path
 ) -> None:
+    """The 2 % bound is measured above the model's own floor on this machine: tiny.en in int8 gives
+    other words for the same speech when the input changes imperceptibly (measured on an AMD EPYC:
+    sequential decoding of this recording against itself delayed one sample, 0.035; a millionth
+    louder, 0.023; on earlier machines 0.0), so no decoding that is not bit-identical to sequential
+    decoding can be held to 2 % on its own. A window that lost or doubled words at its cut would
+    still show as several points more."""
     # Clips joined with their silences trimmed: about 84 s of speech with hardly a pause, so the
     # 30 s windows have to be cut inside speech, where the model leaves the end unfinished.
     names = ["jfk.flac", "espeak_1.wav", "espeak_2.wav", "silero_speech.wav", "espeak_3.wav"]
@@ -43,9 +54,12 @@ def test_windows_cut_mid_sentence_give_the_words_of_sequential_decoding(
     assert len(cuts) >= 2 and max(loudness) > 0.01, loudness  # at least one cut inside speech
 
     sequential = whisper.transcribe(speech, OPTIONS)
+    changed = [whisper.transcribe(x, OPTIONS) for x in imperceptibly_changed(speech)]
+    floor = max(wer(sequential.text, c.text) for c in changed)
+    count_floor = max(abs(len(c.words) - len(sequential.words)) for c in changed)
     windowed = WindowScheduler(whisper, batch_size=1).transcribe(speech, OPTIONS)
-    assert wer(sequential.text, windowed.text) <= 0.02, (sequential.text, windowed.text)
-    assert abs(len(windowed.words) - len(sequential.words)) <= 0.02 * len(sequential.words)
+    assert wer(sequential.text, windowed.text) <= 0.02 + floor, (floor, sequential.text, windowed.text)
+    assert abs(len(windowed.words) - len(sequential.words)) <= 0.02 * len(sequential.words) + count_floor
     starts = [w.start for w in windowed.words]
     assert starts == sorted(starts) and windowed.words[-1].end <= len(speech) / 16000 + 0.01
     pairs = list(zip(windowed.words, windowed.words[1:], strict=False))

@@ -1,0 +1,40 @@
+"""Where the scheduler starts a recording's next window after the model stopped early."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.transcription.decoder import DecodedSegment, WindowItem, WindowResult
+from engine.transcription.refine import SpeechMask
+from engine.transcription.scheduler import _resume_at
+
+SR = 16000
+
+
+def result(offset: float, ends: list[float], consumed: float) -> WindowResult:
+    segments = [DecodedSegment(start=e - 2, end=e, text=" words", tokens=[], words=[]) for e in ends]
+    return WindowResult(
+        offset=offset, duration=26.0, language="de", language_probability=0.9, temperature=0.0,
+        avg_logprob=-0.3, compression_ratio=1.2, no_speech_prob=0.01, skipped=False, last_speech=offset,
+        segments=segments, consumed=consumed,
+    )  # fmt: skip
+
+
+def mask(offset: float, speech_from: float, speech_to: float) -> SpeechMask:
+    times = offset + np.arange(26 * 100) / 100 + 0.005  # the middle of each 10 ms step
+    return SpeechMask((times >= speech_from) & (times < speech_to), offset)
+
+
+ITEM = WindowItem(np.zeros(26 * SR, np.float32), offset=26.0, seek=True)
+
+
+def test_speech_after_the_text_the_model_closed_early_is_decoded_again() -> None:
+    # The model gave 26-29 s and stopped; the window runs to 52 s and there is speech to its end.
+    assert _resume_at(ITEM, result(26.0, [29.0], consumed=52.0), mask(26.0, 26.0, 52.0)) == 29.0
+
+
+def test_a_window_that_ends_in_silence_or_was_left_unfinished_goes_on_as_the_model_says() -> None:
+    assert _resume_at(ITEM, result(26.0, [29.0], consumed=52.0), mask(26.0, 26.0, 29.2)) == 52.0  # silence after
+    assert _resume_at(ITEM, result(26.0, [40.0], consumed=40.0), mask(26.0, 26.0, 52.0)) == 40.0  # seeks back itself
+    assert _resume_at(ITEM, result(26.0, [49.0], consumed=52.0), mask(26.0, 26.0, 52.0)) == 52.0  # closed near the end
+    assert _resume_at(ITEM, result(26.0, [], consumed=52.0), mask(26.0, 26.0, 52.0)) == 52.0  # nothing heard
