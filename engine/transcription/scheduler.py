@@ -29,7 +29,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -59,7 +59,7 @@ PROMPT_RESET_TEMPERATURE = 0.5
 SILENCE_LEVEL = 1e-4
 """-80 dBFS: a window whose loudest sample is below this is digital silence and skips the model."""
 UNHEARD_SECONDS = 5.0
-"""Speech left after a window's text closed that is decoded again in a window of its own."""
+"""Speech left after a window's text closed, or before text that starts late, that is decoded again."""
 SILENCE_LEAD = SAMPLE_RATE // 4
 """Digital silence kept at the start of a window that begins with it (250 ms)."""
 
@@ -236,9 +236,15 @@ class WindowScheduler:
                 after=window.after,
             )
             result = _silent(item) if _is_digital_silence(samples) else self._decode_one(item)
+            mask = speech_mask(samples, offset=item.offset)
+            if _starts_late(item, result, mask):
+                # Conditioned on the text before, the model passed over the speech at the window's
+                # start (seen where the recording repeats what was said earlier): once more without it.
+                again = self._decode_one(replace(item, prompt=None, previous_tokens=(), previous_language=None))
+                if _heard_from(again) < _heard_from(result):
+                    result = again
             # The hallucination guard before the text conditions the next window; word times
             # refined from the audio, the model's own kept beside them (engine.transcription.refine).
-            mask = speech_mask(samples, offset=item.offset)
             result = guard_window(result, samples, mask=mask)
             raw_results.append(result)
             result = refine_words(result, samples, mask=mask)
@@ -309,6 +315,20 @@ def _resume_at(item: WindowItem, result: WindowResult, mask: SpeechMask) -> floa
     if last - item.offset >= 1.0 and end - last >= UNHEARD_SECONDS and mask.has_speech(last + 0.5, end):
         return last
     return result.consumed
+
+
+def _heard_from(result: WindowResult) -> float:
+    """Where the window's text starts (its end if it has none)."""
+    return result.segments[0].start if result.segments else result.offset + result.duration
+
+
+def _starts_late(item: WindowItem, result: WindowResult, mask: SpeechMask) -> bool:
+    """The window was decoded after previous text and its own text starts `UNHEARD_SECONDS` or
+    more after its start, or not at all, though there is speech before that."""
+    if not (item.prompt or item.previous_tokens):
+        return False
+    first = _heard_from(result)
+    return first - item.offset >= UNHEARD_SECONDS and mask.has_speech(item.offset, first - 0.5)
 
 
 def _is_digital_silence(samples: np.ndarray[Any, Any]) -> bool:

@@ -1,4 +1,4 @@
-"""Where the scheduler starts a recording's next window after the model stopped early."""
+"""Where the model passed over speech in a window: the scheduler decodes it again."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 
 from engine.transcription.decoder import DecodedSegment, WindowItem, WindowResult
 from engine.transcription.refine import SpeechMask
-from engine.transcription.scheduler import _resume_at
+from engine.transcription.scheduler import _resume_at, _starts_late
 
 SR = 16000
 
@@ -38,3 +38,13 @@ def test_a_window_that_ends_in_silence_or_was_left_unfinished_goes_on_as_the_mod
     assert _resume_at(ITEM, result(26.0, [40.0], consumed=40.0), mask(26.0, 26.0, 52.0)) == 40.0  # seeks back itself
     assert _resume_at(ITEM, result(26.0, [49.0], consumed=52.0), mask(26.0, 26.0, 52.0)) == 52.0  # closed near the end
     assert _resume_at(ITEM, result(26.0, [], consumed=52.0), mask(26.0, 26.0, 52.0)) == 52.0  # nothing heard
+
+
+def test_text_that_starts_late_after_previous_text_is_decoded_again_without_it() -> None:
+    conditioned = WindowItem(np.zeros(26 * SR, np.float32), offset=26.0, seek=True, previous_tokens=(1, 2, 3))
+    late = result(26.0, [40.0], consumed=52.0)  # its text starts at 38 s; speech from 26 s
+    assert _starts_late(conditioned, late, mask(26.0, 26.0, 52.0))
+    assert _starts_late(conditioned, result(26.0, [], consumed=52.0), mask(26.0, 26.0, 52.0))  # nothing at all
+    assert not _starts_late(conditioned, late, mask(26.0, 37.8, 52.0))  # nothing to hear before it
+    assert not _starts_late(conditioned, result(26.0, [30.0], consumed=52.0), mask(26.0, 26.0, 52.0))  # on time
+    assert not _starts_late(ITEM, late, mask(26.0, 26.0, 52.0))  # no previous text to blame
