@@ -189,6 +189,18 @@ def child_env(settings: Settings) -> dict[str, str]:
     return {**base, **settings.to_env()}
 
 
+@contextmanager
+def api_of_its_own(settings: Settings, log_path: Path) -> Iterator[str]:
+    """An API process with `settings` (the session's Redis, S3 server and workers) on a free port:
+    its base URL while the block runs; stopped after it."""
+    port = free_port()
+    api = start_api(child_env(settings), port, log_path=log_path)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        api.stop()
+
+
 @pytest.fixture(scope="session")
 def stack(settings: Settings, backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The API and one worker as real processes, against the session's Redis and S3 server."""

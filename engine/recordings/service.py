@@ -355,37 +355,31 @@ class RecordingService:
         stage run again, on the stored transcript. Either way it is `processing` until done, and its
         outcome is a new webhook event. Anything else has nothing to retry (409)."""
         recording = self.get(tenant_id, recording_id)
-        now = utc_now()
+        stage: str | None
+        progress: float | None
+        enqueue: Callable[[Recording], None]
         if recording.status == Status.FAILED:
-            again = msgspec.structs.replace(
-                recording,
-                status=Status.PROCESSING,
-                error=None,
-                stage=None,
-                progress=None,
-                processed_at=None,
-                updated_at=now,
-                retries=recording.retries + 1,
-            )
-            if recording.features is not None and recording.features.diarize:
-                self._need_diarization()
-            self._claim(recording, again, lambda: self.enqueue(again))
-            return again
-        if recording.status == Status.TRANSCRIBED and self._diarization_failed(recording):
+            stage, progress, enqueue = None, None, self.enqueue
+            diarize = recording.features is not None and recording.features.diarize
+        elif recording.status == Status.TRANSCRIBED and self._diarization_failed(recording):
+            stage, progress, enqueue, diarize = DIARIZATION_STAGE, 0.99, self._enqueue_diarization, True
+        else:
+            state = "still processing" if recording.status == Status.PROCESSING else "transcribed with no failed stage"
+            raise NothingToRetry(f"recording {recording_id[:64]!r} is {state}; there is nothing to retry")
+        if diarize:
             self._need_diarization()
-            again = msgspec.structs.replace(
-                recording,
-                status=Status.PROCESSING,
-                stage=DIARIZATION_STAGE,
-                progress=0.99,
-                processed_at=None,
-                updated_at=now,
-                retries=recording.retries + 1,
-            )
-            self._claim(recording, again, lambda: self._jobs.enqueue_diarization(again.id))
-            return again
-        state = "still processing" if recording.status == Status.PROCESSING else "transcribed with no failed stage"
-        raise NothingToRetry(f"recording {recording_id[:64]!r} is {state}; there is nothing to retry")
+        again = msgspec.structs.replace(
+            recording,
+            status=Status.PROCESSING,
+            error=None,
+            stage=stage,
+            progress=progress,
+            processed_at=None,
+            updated_at=utc_now(),
+            retries=recording.retries + 1,
+        )
+        self._claim(recording, again, lambda: enqueue(again))
+        return again
 
     def _claim(self, current: Recording, again: Recording, enqueue: Callable[[], None]) -> None:
         """Move the recording back to processing (only if nobody changed it meanwhile), then queue
@@ -397,6 +391,9 @@ class RecordingService:
         except EarshotError:
             self._index.update(current, expect=Status.PROCESSING)
             raise
+
+    def _enqueue_diarization(self, recording: Recording) -> None:
+        self._jobs.enqueue_diarization(recording.id)
 
     def _diarization_failed(self, recording: Recording) -> bool:
         if recording.features is None or not recording.features.diarize or recording.transcript_key is None:

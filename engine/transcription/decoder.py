@@ -250,16 +250,8 @@ class _Job:
         return self.item.options
 
 
-def _len(samples: np.ndarray[Any, Any] | None) -> int:
-    return 0 if samples is None else len(samples)
-
-
-def _edge(samples: np.ndarray[Any, Any] | None, count: int) -> np.ndarray[Any, Any]:
-    """The first `count` samples, or the last `-count`, as float32."""
-    if samples is None or count == 0:
-        return np.zeros(0, np.float32)
-    part = samples[:count] if count > 0 else samples[count:]
-    return np.asarray(part, dtype=np.float32).reshape(-1)
+def _float32(samples: np.ndarray[Any, Any] | None) -> np.ndarray[Any, Any]:
+    return np.zeros(0, np.float32) if samples is None else np.asarray(samples, dtype=np.float32).reshape(-1)
 
 
 def _storage(array: np.ndarray[Any, Any]) -> Any:
@@ -361,8 +353,9 @@ class WindowDecoder:
             return _Job(item, np.zeros((0, 0), np.float32), 0)
         # Per window: the extractor normalises by its input's loudest frame. Whole frames of the
         # audio before the window, so that its frames fall on the recording's 10 ms grid.
-        before = _edge(item.before, -(min(CONTEXT_BEFORE, _len(item.before)) // HOP * HOP))
-        after = _edge(item.after, min(CONTEXT_AFTER, _len(item.after)))
+        before = _float32(item.before)
+        before = before[len(before) - min(CONTEXT_BEFORE, len(before)) // HOP * HOP :]
+        after = _float32(item.after)[:CONTEXT_AFTER]
         skip = len(before) // HOP
         nframes = min(len(samples) // HOP, N_FRAMES)  # as faster-whisper counts them (the last, partial, one dropped)
         # (Alone, the samples are passed as they are: features equal to the last bit to what

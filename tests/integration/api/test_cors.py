@@ -11,9 +11,8 @@ import httpx
 import msgspec
 import pytest
 
-from earshot.processes import free_port, start_api
 from engine.access.keys import IssuedKey
-from tests.conftest import TEST_MAX_UPLOAD, Stack, child_env
+from tests.conftest import TEST_MAX_UPLOAD, Stack, api_of_its_own
 
 pytestmark = pytest.mark.integration
 
@@ -35,10 +34,8 @@ def cors_url(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     """An API of its own allowing two origins (one written with a default port and a slash, as an
     operator might), on the session's Redis, S3 server and worker."""
     settings = msgspec.structs.replace(stack.settings, cors_origins=f"{APP}:443/, {DEV}")
-    port = free_port()
-    api = start_api(child_env(settings), port, log_path=tmp_path_factory.mktemp("cors") / "api.log")
-    yield f"http://127.0.0.1:{port}"
-    api.stop()
+    with api_of_its_own(settings, tmp_path_factory.mktemp("cors") / "api.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

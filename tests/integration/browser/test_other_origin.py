@@ -20,9 +20,8 @@ import httpx
 import msgspec
 import pytest
 
-from earshot.processes import free_port, start_api
 from engine.access.keys import IssuedKey
-from tests.conftest import Stack, child_env
+from tests.conftest import Stack, api_of_its_own
 from tests.integration.browser.conftest import JFK_WORDS, Browser
 
 pytestmark = pytest.mark.integration
@@ -127,10 +126,8 @@ def cors_url(stack: Stack, apps: tuple[App, App], tmp_path_factory: pytest.TempP
     """An API allowing the first app's origin (and one more, unrelated), on the session's stack."""
     allowed, _ = apps
     settings = msgspec.structs.replace(stack.settings, cors_origins=f"https://app.example.com,{allowed.origin}")
-    port = free_port()
-    api = start_api(child_env(settings), port, log_path=tmp_path_factory.mktemp("cors-api") / "api.log")
-    yield f"http://127.0.0.1:{port}"
-    api.stop()
+    with api_of_its_own(settings, tmp_path_factory.mktemp("cors-api") / "api.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
