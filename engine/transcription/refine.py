@@ -85,6 +85,11 @@ class SpeechMask:
         a, b = self.index(start), self.index(end)
         return bool(np.any(self.speech[a : max(b, a + 1)]))
 
+    def seconds(self, start: float, end: float) -> float:
+        """How much speech lies in [start, end]."""
+        a, b = self.index(start), self.index(end)
+        return float(np.count_nonzero(self.speech[a:b])) * self.hop
+
     def runs(self) -> list[tuple[float, float]]:
         """The speech runs, as absolute (start, end) times."""
         starts, ends = _runs(self.speech)

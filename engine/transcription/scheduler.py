@@ -59,7 +59,9 @@ PROMPT_RESET_TEMPERATURE = 0.5
 SILENCE_LEVEL = 1e-4
 """-80 dBFS: a window whose loudest sample is below this is digital silence and skips the model."""
 UNHEARD_SECONDS = 5.0
-"""Speech left after a window's text closed, or before text that starts late, that is decoded again."""
+"""Audio left after a window's text closed, or before text that starts late, that is decoded again..."""
+UNHEARD_SPEECH = 1.0
+"""...if this much of it is speech (less is a breath or the tail of a word, not worth a model call)."""
 SILENCE_LEAD = SAMPLE_RATE // 4
 """Digital silence kept at the start of a window that begins with it (250 ms)."""
 
@@ -237,7 +239,8 @@ class WindowScheduler:
             )
             result = _silent(item) if _is_digital_silence(samples) else self._decode_one(item)
             mask = speech_mask(samples, offset=item.offset)
-            if _starts_late(item, result, mask):
+            second_chance = _starts_late(item, result, mask)
+            if second_chance:
                 # Conditioned on the text before, the model passed over the speech at the window's
                 # start (seen where the recording repeats what was said earlier): once more without it.
                 again = self._decode_one(replace(item, prompt=None, previous_tokens=(), previous_language=None))
@@ -257,7 +260,10 @@ class WindowScheduler:
             previous = (*previous, *(token for s in result.segments for token in s.tokens))
             if result.temperature > PROMPT_RESET_TEMPERATURE:
                 prompt, previous = None, ()
-            consumed = round(_resume_at(item, raw_results[-1], mask) * SAMPLE_RATE)
+            # A window decoded twice already is not given a third chance at what it left unheard
+            # (crosstalk the model cannot make out would otherwise cost two more calls per window).
+            resume = raw_results[-1].consumed if second_chance else _resume_at(item, raw_results[-1], mask)
+            consumed = round(resume * SAMPLE_RATE)
             # A window the model accounts for none of (too short to hold a frame) is done with.
             cursor.advance_to(consumed if consumed > start else start + len(samples))
             if on_progress is not None and expected_seconds:
@@ -312,7 +318,7 @@ def _resume_at(item: WindowItem, result: WindowResult, mask: SpeechMask) -> floa
     if not result.segments or result.consumed < end - 0.01:
         return result.consumed
     last = result.segments[-1].end
-    if last - item.offset >= 1.0 and end - last >= UNHEARD_SECONDS and mask.has_speech(last + 0.5, end):
+    if last - item.offset >= 1.0 and end - last >= UNHEARD_SECONDS and mask.seconds(last + 0.5, end) >= UNHEARD_SPEECH:
         return last
     return result.consumed
 
@@ -324,11 +330,11 @@ def _heard_from(result: WindowResult) -> float:
 
 def _starts_late(item: WindowItem, result: WindowResult, mask: SpeechMask) -> bool:
     """The window was decoded after previous text and its own text starts `UNHEARD_SECONDS` or
-    more after its start, or not at all, though there is speech before that."""
+    more after its start, or not at all, though there is speech before that (`UNHEARD_SPEECH` of it)."""
     if not (item.prompt or item.previous_tokens):
         return False
     first = _heard_from(result)
-    return first - item.offset >= UNHEARD_SECONDS and mask.has_speech(item.offset, first - 0.5)
+    return first - item.offset >= UNHEARD_SECONDS and mask.seconds(item.offset, first - 0.5) >= UNHEARD_SPEECH
 
 
 def _is_digital_silence(samples: np.ndarray[Any, Any]) -> bool:

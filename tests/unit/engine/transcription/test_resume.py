@@ -48,3 +48,13 @@ def test_text_that_starts_late_after_previous_text_is_decoded_again_without_it()
     assert not _starts_late(conditioned, late, mask(26.0, 37.8, 52.0))  # nothing to hear before it
     assert not _starts_late(conditioned, result(26.0, [30.0], consumed=52.0), mask(26.0, 26.0, 52.0))  # on time
     assert not _starts_late(ITEM, late, mask(26.0, 26.0, 52.0))  # no previous text to blame
+
+
+def test_a_breath_or_a_word_tail_in_what_was_left_unheard_is_not_worth_another_call() -> None:
+    # Half a second of sound after the text closed at 29 s (and 1.5 s, which is worth it).
+    assert _resume_at(ITEM, result(26.0, [29.0], consumed=52.0), mask(26.0, 26.0, 30.0)) == 52.0
+    assert _resume_at(ITEM, result(26.0, [29.0], consumed=52.0), mask(26.0, 26.0, 31.0)) == 29.0
+    conditioned = WindowItem(np.zeros(26 * SR, np.float32), offset=26.0, seek=True, previous_tokens=(1, 2, 3))
+    # The previous window's last word ends 0.4 s into this one, then silence until the text at 38 s.
+    assert not _starts_late(conditioned, result(26.0, [40.0], consumed=52.0), mask(26.0, 26.0, 26.4))
+    assert _starts_late(conditioned, result(26.0, [40.0], consumed=52.0), mask(26.0, 26.0, 27.5))
