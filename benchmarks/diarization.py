@@ -38,6 +38,8 @@ from engine.transcription.audio import SAMPLE_RATE, decode
 AUDIO = Path(os.environ.get("EARSHOT_TEST_AUDIO", Path(__file__).resolve().parents[2] / "shared" / "audio"))
 DIARIZATION = AUDIO / "diarization"
 FILES = (("sample", "sample.rttm"), ("dev00", "ami.rttm"), ("dev01", "ami.rttm"), ("trn01", "ami.rttm"))
+JOINED = (("dev00", "dev01"), ("sample", "dev00", "dev01"))
+"""Longer recordings of real voices without repeats: two people over 60 s, four over 90 s."""
 README = Path(__file__).resolve().parent / "README.md"
 COLLAR = 0.25
 
@@ -100,6 +102,21 @@ def long_recording(minutes: float) -> tuple[np.ndarray[Any, Any], list[tuple[flo
         parts.append((one[cut:] * rng.uniform(0.5, 1.0) + noise).astype(np.float32))
         shift = at - cut / SAMPLE_RATE
         reference += [(max(a + shift, at), b + shift, who) for a, b, who in base if b + shift > at]
+        at += len(parts[-1]) / SAMPLE_RATE
+    return np.concatenate(parts), reference
+
+
+def joined(
+    names: tuple[str, ...], references: dict[str, list[tuple[float, float, str]]]
+) -> tuple[np.ndarray[Any, Any], list[tuple[float, float, str]]]:
+    """The recordings one after another, their references shifted along: more people than any one
+    of them has (sample's two and the two AMI speakers of dev00 and dev01 make four)."""
+    parts: list[np.ndarray[Any, Any]] = []
+    reference: list[tuple[float, float, str]] = []
+    at = 0.0
+    for name in names:
+        parts.append(decode(DIARIZATION / f"{name}.wav"))
+        reference += [(a + at, b + at, who) for a, b, who in references[name]]
         at += len(parts[-1]) / SAMPLE_RATE
     return np.concatenate(parts), reference
 
@@ -186,6 +203,9 @@ def main() -> None:
     for _, rttm in FILES:
         references.update(read_rttm(DIARIZATION / rttm))
     rows = [measure(diarizer, name, references[name], args.runs) for name, _ in FILES]
+    for names in JOINED:
+        samples, reference = joined(names, references)
+        rows.append(measure(diarizer, " + ".join(names), reference, args.runs, samples))
     if args.long_minutes > 0:
         samples, reference = long_recording(args.long_minutes)
         rows.append(measure(diarizer, f"sample, {args.long_minutes:g} min", reference, 1, samples))
