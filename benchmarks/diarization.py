@@ -107,7 +107,7 @@ def long_recording(minutes: float) -> tuple[np.ndarray[Any, Any], list[tuple[flo
 
 
 def joined(
-    names: tuple[str, ...], references: dict[str, list[tuple[float, float, str]]]
+    names: tuple[str, ...], references: dict[str, list[tuple[float, float, str]]], folder: Path = DIARIZATION
 ) -> tuple[np.ndarray[Any, Any], list[tuple[float, float, str]]]:
     """The recordings one after another, their references shifted along: more people than any one
     of them has (sample's two and the two AMI speakers of dev00 and dev01 make four)."""
@@ -115,7 +115,7 @@ def joined(
     reference: list[tuple[float, float, str]] = []
     at = 0.0
     for name in names:
-        parts.append(decode(DIARIZATION / f"{name}.wav"))
+        parts.append(decode(folder / f"{name}.wav"))
         reference += [(a + at, b + at, who) for a, b, who in references[name]]
         at += len(parts[-1]) / SAMPLE_RATE
     return np.concatenate(parts), reference

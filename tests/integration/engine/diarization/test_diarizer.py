@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from benchmarks.diarization import joined, read_rttm
 from engine.diarization import Diarizer, SpeakerCount, SpeakerTurn, diarization_available, load_diarizer
 from engine.transcription.audio import SAMPLE_RATE, decode
 from tests.conftest import ROOT, require
@@ -30,11 +31,7 @@ def diarizer() -> Diarizer:
 @pytest.fixture(scope="module")
 def sample(audio_dir: Path) -> tuple[Any, list[tuple[float, float, str]]]:
     folder = audio_dir / "diarization"
-    reference = []
-    for line in (folder / "sample.rttm").read_text().splitlines():
-        fields = line.split()
-        reference.append((float(fields[3]), float(fields[3]) + float(fields[4]), fields[7]))
-    return decode(folder / "sample.wav"), reference
+    return decode(folder / "sample.wav"), read_rttm(folder / "sample.rttm")["sample"]
 
 
 def der(reference: list[tuple[float, float, str]], turns: list[SpeakerTurn], seconds: float) -> float:
@@ -57,29 +54,15 @@ def test_two_speakers_are_found_and_their_turns_match_the_reference(diarizer: Di
     assert der(reference, turns, len(samples) / SAMPLE_RATE) <= 0.10
 
 
-def _rttm(path: Path) -> dict[str, list[tuple[float, float, str]]]:
-    turns: dict[str, list[tuple[float, float, str]]] = {}
-    for line in path.read_text().splitlines():
-        fields = line.split()
-        start = float(fields[3])
-        turns.setdefault(fields[1], []).append((start, start + float(fields[4]), fields[7]))
-    return turns
-
-
 def test_four_people_from_two_meetings_are_four_speakers(diarizer: Diarizer, audio_dir: Path) -> None:
     # sample.wav (two people) then dev00 and dev01 (two others, the same two in both): 90 s.
     folder = audio_dir / "diarization"
-    references = {**_rttm(folder / "sample.rttm"), **_rttm(folder / "ami.rttm")}
-    parts, reference, at = [], [], 0.0
-    for name in ("sample", "dev00", "dev01"):
-        parts.append(decode(folder / f"{name}.wav"))
-        reference += [(a + at, b + at, who) for a, b, who in references[name]]
-        at += len(parts[-1]) / SAMPLE_RATE
-    samples = np.concatenate(parts)
+    references = {**read_rttm(folder / "sample.rttm"), **read_rttm(folder / "ami.rttm")}
+    samples, reference = joined(("sample", "dev00", "dev01"), references, folder)
     turns = diarizer.diarize(samples, SpeakerCount())
     assert {t.speaker for t in turns} == {1, 2, 3, 4}
     # measured 9-11 %; before k-means was restarted, 3 speakers (the two AMI voices one) and 25 %
-    assert der(reference, turns, at) <= 0.15
+    assert der(reference, turns, len(samples) / SAMPLE_RATE) <= 0.15
 
 
 def test_turns_are_sorted_numbered_by_first_appearance_and_inside_the_audio(diarizer: Diarizer, sample: Any) -> None:
