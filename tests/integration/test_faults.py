@@ -89,6 +89,15 @@ class FaultStack:
             for name in self.workers
         }
 
+    def runs_once_logged(self, recording_id: str, message: str, expected: dict[str, int]) -> dict[str, int]:
+        """`runs_of` once the workers' logs have caught up: a worker makes the recording's new status
+        visible before it logs the line, so a test that saw the status may read the log too early.
+        Returns the counts when they equal `expected`, or the last ones after 10 s."""
+        deadline = time.monotonic() + 10
+        while (runs := self.runs_of(recording_id, message)) != expected and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return runs
+
     def restart_redis(self) -> None:
         self.redis = start_redis(
             self.base / "redis", self.redis_port, appendonly=True, log_path=self.base / "redis.log"
@@ -152,7 +161,7 @@ def test_a_worker_killed_mid_transcription_leaves_its_job_to_another(
         faults.add_worker("b")
         assert wait_status(client, [rid]) == {rid: "transcribed"}
         REPORT.recovery_seconds["a worker SIGKILL"] = time.monotonic() - killed_at
-    assert faults.runs_of(rid, "transcribed") == {"a": 0, "b": 1}
+    assert faults.runs_once_logged(rid, "transcribed", {"a": 0, "b": 1}) == {"a": 0, "b": 1}
     transcripts = list(faults.backends.storage.list_keys(f"{key.tenant_id}/{rid}.transcript"))
     assert len(transcripts) == 1  # the killed run left nothing that counts, and nothing twice
 
@@ -175,7 +184,8 @@ def test_a_worker_killed_mid_batch_loses_no_recording(faults: FaultStack, key: I
     REPORT.recordings_lost += sum(1 for s in statuses.values() if s != "transcribed")
     assert set(statuses.values()) == {"transcribed"}
     for rid in ids:
-        assert faults.runs_of(rid, "transcribed") == {**dict.fromkeys(faults.workers, 0), "after-batch": 1}
+        expected = {**dict.fromkeys(faults.workers, 0), "after-batch": 1}
+        assert faults.runs_once_logged(rid, "transcribed", expected) == expected
         assert len(list(faults.backends.storage.list_keys(f"{key.tenant_id}/{rid}.transcript"))) == 1
 
 
