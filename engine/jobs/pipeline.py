@@ -232,8 +232,12 @@ class TranscriptionJob:
     ) -> TranscriptResult:
         limit = self._settings.max_audio_seconds
         if isinstance(transcriber, StreamingTranscriber):
-            blocks = audio.decode_stream(path, max_seconds=limit, channel=channel)
-            return transcriber.transcribe_stream(blocks, options, progress, recording.duration_seconds)
+            return transcriber.transcribe_stream(
+                lambda: audio.decode_stream(path, max_seconds=limit, channel=channel),
+                options,
+                progress,
+                recording.duration_seconds,
+            )
         return transcriber.transcribe(self._decode(path, channel), options, progress)
 
     def _document(

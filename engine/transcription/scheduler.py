@@ -28,7 +28,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
@@ -42,6 +42,7 @@ from engine.transcription.decoder import (
     WindowItem,
     WindowOptions,
     WindowResult,
+    loudest_feature,
     to_transcript,
 )
 from engine.transcription.guard import collapse_repetitions, guard_window
@@ -189,20 +190,32 @@ class WindowScheduler:
         if options.vad_filter:
             # The user asked for Silero VAD to skip non-speech: faster-whisper's own path does that.
             return self._inner.transcribe(audio, options, on_progress)
-        return self._run(iter([audio]), options, on_progress, len(audio) / SAMPLE_RATE)
+        seconds = len(audio) / SAMPLE_RATE
+        ceiling = self._ceiling(lambda: _pieces(audio), seconds)
+        return self._run(iter([audio]), options, on_progress, seconds, ceiling)
 
     def transcribe_stream(
         self,
-        blocks: Iterable[np.ndarray[Any, Any]],
+        blocks: Callable[[], Iterable[np.ndarray[Any, Any]]],
         options: TranscribeOptions,
         on_progress: Progress | None = None,
         expected_seconds: float | None = None,
     ) -> TranscriptResult:
         """Like `transcribe`, for audio that arrives in blocks (a long file decoded as a stream):
-        memory stays flat whatever the length."""
+        memory stays flat whatever the length. `blocks` opens the stream; a recording longer than
+        one window is read twice, first for its loudest level (`loudest_feature`)."""
         if options.vad_filter:
-            return self._inner.transcribe(np.concatenate(list(blocks)), options, on_progress)
-        return self._run(iter(blocks), options, on_progress, expected_seconds)
+            return self._inner.transcribe(np.concatenate(list(blocks())), options, on_progress)
+        ceiling = self._ceiling(blocks, expected_seconds)
+        return self._run(iter(blocks()), options, on_progress, expected_seconds, ceiling)
+
+    def _ceiling(self, blocks: Callable[[], Iterable[np.ndarray[Any, Any]]], seconds: float | None) -> float | None:
+        """The recording's loudest log-mel level, which sequential decoding's features are floored
+        against; None for a recording of one window (whose own level is the recording's; not
+        measured, so that it stays exactly faster-whisper's)."""
+        if seconds is not None and seconds <= self._max_window_s - 1.0:
+            return None
+        return loudest_feature(self._inner.model.feature_extractor, blocks())
 
     def _run(
         self,
@@ -210,6 +223,7 @@ class WindowScheduler:
         options: TranscribeOptions,
         on_progress: Progress | None,
         expected_seconds: float | None,
+        ceiling: float | None = None,
     ) -> TranscriptResult:
         cursor = _Cursor(blocks, self._max_window_s)
         window_options = WindowOptions.of(options)
@@ -236,6 +250,8 @@ class WindowScheduler:
                 final=window.final,
                 before=window.before,
                 after=window.after,
+                # A recording's one window is floored against its own level, as faster-whisper does.
+                ceiling=None if window.final and start == 0 else ceiling,
             )
             result = _silent(item) if _is_digital_silence(samples) else self._decode_one(item)
             mask = speech_mask(samples, offset=item.offset)
@@ -335,6 +351,11 @@ def _starts_late(item: WindowItem, result: WindowResult, mask: SpeechMask) -> bo
         return False
     first = _heard_from(result)
     return first - item.offset >= UNHEARD_SECONDS and mask.seconds(item.offset, first - 0.5) >= UNHEARD_SPEECH
+
+
+def _pieces(audio: np.ndarray[Any, Any], seconds: float = 30.0) -> Iterator[np.ndarray[Any, Any]]:
+    step = int(seconds * SAMPLE_RATE)
+    return (audio[at : at + step] for at in range(0, len(audio), step))
 
 
 def _is_digital_silence(samples: np.ndarray[Any, Any]) -> bool:

@@ -76,11 +76,13 @@ class Transcriber(Protocol):
 
 @runtime_checkable
 class StreamingTranscriber(Transcriber, Protocol):
-    """A transcriber that takes audio as it is decoded, block by block (the window scheduler)."""
+    """A transcriber that takes audio as it is decoded, block by block (the window scheduler).
+    `blocks` opens the stream of blocks; it may be called more than once (each call reads the
+    recording from its start)."""
 
     def transcribe_stream(
         self,
-        blocks: Iterable[np.ndarray[Any, Any]],
+        blocks: Callable[[], Iterable[np.ndarray[Any, Any]]],
         options: TranscribeOptions,
         on_progress: Progress | None = None,
         expected_seconds: float | None = None,

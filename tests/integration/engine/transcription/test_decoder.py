@@ -13,7 +13,14 @@ import pytest
 import models
 from benchmarks.wer import wer
 from engine.transcription.audio import decode
-from engine.transcription.decoder import WindowDecoder, WindowItem, WindowOptions, WindowResult, to_transcript
+from engine.transcription.decoder import (
+    WindowDecoder,
+    WindowItem,
+    WindowOptions,
+    WindowResult,
+    loudest_feature,
+    to_transcript,
+)
 from engine.transcription.whisper import WhisperTranscriber
 from engine.transcription.windows import cut_windows
 
@@ -114,6 +121,46 @@ def test_long_recording_is_no_worse_than_sequential_against_the_reference(
     windowed = " ".join(s.text for s in to_transcript(results)[0])
     assert wer(truth, windowed) <= max(sequential) + 0.02, sequential
     _check_joins(results, len(audio) / SR)
+
+
+def test_a_window_left_unfinished_is_resumed_where_its_last_word_ends(decoder: WindowDecoder, audio_dir: Path) -> None:
+    """Decoding in order (`seek`), where the model leaves a window's last words unfinished, the next
+    window starts where the last word it kept ends, as faster-whisper's sequential decoding with word
+    timestamps seeks, and not at the model's last timestamp token, which can lie a second past it
+    (silero_speech 30-40 s: 39.82 s against the last word's end at 38.86 s)."""
+    audio = _load(audio_dir, "silero_speech.wav")
+    resumed = []
+    for start in range(0, 51, 3):
+        a, b = start * SR, (start + 10) * SR
+        item = WindowItem(audio[a:b], float(start), seek=True, before=audio[:a], after=audio[b:])
+        result = decoder.decode([item])[0]
+        if result.consumed < start + 10 - 0.01:
+            words = [w for s in result.segments for w in s.words]
+            assert result.consumed == pytest.approx(words[-1].end, abs=0.011)
+            resumed.append(start)
+    assert resumed, "the model left some window unfinished"
+
+
+def test_a_quiet_window_gets_the_features_sequential_decoding_gives_it(
+    model: Any, decoder: WindowDecoder, audio_dir: Path
+) -> None:
+    """Sequential decoding computes features over the whole recording, floored 80 dB below its
+    loudest moment; a window computed alone is floored below its own. With the recording's level
+    (`WindowItem.ceiling`) a quiet passage after a loud one gets the whole recording's features."""
+    loud = _load(audio_dir, "jfk.flac")
+    quiet = _load(audio_dir, "espeak_1.wav") * np.float32(0.001)  # -60 dB
+    recording = np.concatenate([loud, quiet])
+    whole = model.feature_extractor(recording)
+    a = len(loud) // 160 * 160
+    window = dict(samples=recording[a:], offset=a / SR, before=recording[:a], final=True)
+    first = a // 160
+    level = loudest_feature(
+        model.feature_extractor, [recording[i : i + 5 * SR] for i in range(0, len(recording), 5 * SR)]
+    )
+    floored = decoder.features(WindowItem(**window, ceiling=level))
+    assert np.allclose(floored, whole[:, first : first + floored.shape[1]], atol=1e-5)
+    alone = decoder.features(WindowItem(**window))
+    assert np.abs(alone - whole[:, first : first + alone.shape[1]]).max() > 0.1
 
 
 def test_noise_tone_and_silence_fall_back_without_harm(decoder: WindowDecoder) -> None:

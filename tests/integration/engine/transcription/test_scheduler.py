@@ -99,7 +99,9 @@ def test_a_stream_gives_what_the_whole_file_gives(whisper: WhisperTranscriber, a
     path = audio_dir / "silero_speech.wav"
     whole = scheduler.transcribe(audio.decode(path), OPTIONS)
     reported: list[float] = []
-    streamed = scheduler.transcribe_stream(audio.decode_stream(path, block_seconds=7), OPTIONS, reported.append, 60.0)
+    streamed = scheduler.transcribe_stream(
+        lambda: audio.decode_stream(path, block_seconds=7), OPTIONS, reported.append, 60.0
+    )
     assert streamed.text == whole.text and streamed.duration == pytest.approx(60.0, abs=0.01)
     assert reported and reported == sorted(reported) and 0 < reported[0] < 0.99
 
