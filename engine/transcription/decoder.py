@@ -262,35 +262,35 @@ def loudest_feature(extractor: Any, blocks: Iterable[np.ndarray[Any, Any]]) -> f
 
     Piece by piece, so memory stays flat (and it is faster: 100 s took 0.18 s whole, 0.02 s in 30 s
     pieces). Each piece's frames lie on the whole recording's 10 ms grid, and a frame counts only
-    where its 400-sample transform lies inside real audio: the frames at a piece's edges (where
-    the extractor reflects the piece, or pads its end) are taken from the next piece, which starts
-    `_EDGE` samples before them; only the recording's own end is padded, as in one call."""
+    where its 400-sample transform lies inside real audio: the frames at a piece's end (where the
+    extractor reflects or pads it) are taken from the next piece, which starts `_LEAD` samples
+    before the first of them; only the recording's own end is padded, as in one call."""
     loudest: float | None = None
     carry = np.zeros(0, np.float32)
-    first = True
+    skip = 0  # frames at a piece's start that reach before it (the previous piece counted them)
     for block in blocks:
         audio = np.concatenate([carry, _float32(block)])
         last = (len(audio) - _REACH) // HOP  # the last frame whose transform ends inside the audio
-        skip = 0 if first else _EDGE // HOP - 1
-        if last < skip + 1:
+        if last <= skip:
             carry = audio
             continue
-        level = float(np.max(extractor(audio)[:, skip : last + 1]))
-        loudest = level if loudest is None else max(loudest, level)
-        carry = audio[(last + 1) * HOP - (_EDGE - HOP) :]
-        first = False
-    if len(carry) > (0 if first else _EDGE - HOP):
-        level = float(np.max(extractor(carry)[:, 0 if first else _EDGE // HOP - 1 :]))
-        loudest = level if loudest is None else max(loudest, level)
-    # The extractor normalises to (log10 power + 4) / 4.
-    return None if loudest is None else loudest * 4.0 - 4.0
+        loudest = _louder(loudest, extractor(audio)[:, skip : last + 1])
+        carry = audio[(last + 1) * HOP - _LEAD :]
+        skip = _LEAD // HOP
+    if len(carry) > skip * HOP:  # the recording's end, padded as one call pads it
+        loudest = _louder(loudest, extractor(carry)[:, skip:])
+    return loudest
+
+
+def _louder(loudest: float | None, features: np.ndarray[Any, Any]) -> float:
+    level = float(np.max(features)) * 4.0 - 4.0  # the extractor gives (log10 power + 4) / 4
+    return level if loudest is None else max(loudest, level)
 
 
 _REACH = 200
 """Samples a frame's transform reaches either side of its centre (n_fft 400)."""
-_EDGE = 3 * HOP
-"""Samples of the previous piece a piece starts with: its first two frames reach past its start
-(and are the previous piece's), its third is the first frame the previous piece could not take."""
+_LEAD = 2 * HOP
+"""Samples of the previous piece a piece starts with: its first two frames reach past its start."""
 
 
 def _float32(samples: np.ndarray[Any, Any] | None) -> np.ndarray[Any, Any]:
@@ -391,7 +391,7 @@ class WindowDecoder:
     def _job(self, item: WindowItem) -> _Job:
         features = self.features(item)
         language = "en" if not self.multilingual else item.options.language
-        return _Job(item, features, features.shape[1] if features.size else 0, language=language)
+        return _Job(item, features, features.shape[1], language=language)
 
     def features(self, item: WindowItem) -> np.ndarray[Any, Any]:
         """The log-mel frames (80 x frames, 10 ms each) the window is decoded from: faster-whisper's,

@@ -212,8 +212,9 @@ class WindowScheduler:
     def _ceiling(self, blocks: Callable[[], Iterable[np.ndarray[Any, Any]]], seconds: float | None) -> float | None:
         """The recording's loudest log-mel level, which sequential decoding's features are floored
         against; None for a recording of one window (whose own level is the recording's; not
-        measured, so that it stays exactly faster-whisper's)."""
-        if seconds is not None and seconds <= self._max_window_s - 1.0:
+        measured, so that it stays exactly faster-whisper's; `_run` also floors a recording that
+        turns out to be one window against its own level, where the expected length was wrong)."""
+        if seconds is not None and seconds <= self._max_window_s:
             return None
         return loudest_feature(self._inner.model.feature_extractor, blocks())
 
