@@ -38,8 +38,10 @@ from engine.transcription.audio import SAMPLE_RATE, decode
 AUDIO = Path(os.environ.get("EARSHOT_TEST_AUDIO", Path(__file__).resolve().parents[2] / "shared" / "audio"))
 DIARIZATION = AUDIO / "diarization"
 FILES = (("sample", "sample.rttm"), ("dev00", "ami.rttm"), ("dev01", "ami.rttm"), ("trn01", "ami.rttm"))
-JOINED = (("dev00", "dev01"), ("sample", "dev00", "dev01"))
-"""Longer recordings of real voices without repeats: two people over 60 s, four over 90 s."""
+JOINED = (("dev00", "dev01"), ("sample", "dev00", "dev01"), ("sample", "sample"), ("dev00", "dev00"))
+"""Longer recordings of real voices: two people over 60 s, four over 90 s without repeats; and two
+recordings joined to themselves (`ffmpeg` concat), the usual way to make a longer test file, where
+every word is said twice."""
 README = Path(__file__).resolve().parent / "README.md"
 COLLAR = 0.25
 

@@ -7,7 +7,8 @@ the CPU. The recipe (numpy parts in `frames` and `clustering`):
 2. the stretches where one speaker talks alone with no change of speaker (a change of the chunk read
    from is none) and the chunks together count one speaker, cut into 1.5 s pieces every 0.6 s, one
    CAM++ embedding each;
-3. the pieces clustered into speakers (the caller's count bounds the number);
+3. the pieces clustered into speakers (the caller's count bounds the number; a piece that repeats an
+   earlier one elsewhere in the recording is clustered once);
 4. in each frame, the pieces' votes for each speaker (each piece Hamming-weighted toward its middle;
    plus a quarter weight for the chunks' local speakers, each mapped to the speaker its frames voted
    for: it places changes of speaker to the frame and gives the second voice in overlapped speech),
@@ -109,7 +110,11 @@ class SegmentationEmbeddingDiarizer:
                 return []
             embeddings = self._embed(audio, pieces)
         labels = cluster_speakers(
-            embeddings, count_bounds(count, len(pieces)), tuning.similarity, tuning.min_cluster_size
+            embeddings,
+            count_bounds(count, len(pieces)),
+            tuning.similarity,
+            tuning.min_cluster_size,
+            spans=np.asarray(pieces, dtype=np.float64),
         )
         num_clusters = int(labels.max()) + 1
         voted = vote(pieces, labels, num_clusters, self._grid, total)

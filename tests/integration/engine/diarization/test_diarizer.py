@@ -65,6 +65,21 @@ def test_four_people_from_two_meetings_are_four_speakers(diarizer: Diarizer, aud
     assert der(reference, turns, len(samples) / SAMPLE_RATE) <= 0.15
 
 
+@pytest.mark.parametrize("name", ["sample", "dev00"])
+def test_a_two_person_recording_joined_to_itself_is_still_two_speakers(
+    diarizer: Diarizer, audio_dir: Path, name: str
+) -> None:
+    # The usual way to make a longer test file (ffmpeg concat). Before copies were clustered once,
+    # the pieces grouped by what was said: sample x2 gave 5 speakers (21.5 % DER), dev00 x2 12 (71.5 %).
+    folder = audio_dir / "diarization"
+    references = {**read_rttm(folder / "sample.rttm"), **read_rttm(folder / "ami.rttm")}
+    samples, reference = joined((name, name), references, folder)
+    turns = diarizer.diarize(samples, SpeakerCount())
+    assert {t.speaker for t in turns} == {1, 2}
+    # measured 1.5 % and 4.9 %, as for one copy
+    assert der(reference, turns, len(samples) / SAMPLE_RATE) <= 0.10
+
+
 def test_turns_are_sorted_numbered_by_first_appearance_and_inside_the_audio(diarizer: Diarizer, sample: Any) -> None:
     samples, _ = sample
     turns = diarizer.diarize(samples, SpeakerCount(maximum=4))
