@@ -47,7 +47,12 @@ def test_one_worker_takes_jobs_from_every_transcription_queue_it_names(
     wait_ready(logs / "worker.log")
     on_first = upload(env["EARSHOT_URL"], stack, audio_dir / "espeak_1.wav")
     on_gpu = upload(f"http://127.0.0.1:{gpu_port}", stack, audio_dir / "espeak_2.wav")
-    done = {str(e["recording_id"]) for e in log_events(logs / "worker.log", "transcribed")}
+    # The worker logs a job after storing it, so its line may follow the status by a moment.
+    deadline = time.monotonic() + 10
+    done: set[str] = set()
+    while done != {on_first, on_gpu} and time.monotonic() < deadline:
+        done = {str(e["recording_id"]) for e in log_events(logs / "worker.log", "transcribed")}
+        time.sleep(0.1)
     assert done == {on_first, on_gpu}
 
 

@@ -104,22 +104,27 @@ def test_speech_cut_mid_sentence_keeps_close_to_sequential(model: Any, decoder: 
 def test_long_recording_is_no_worse_than_sequential_against_the_reference(
     model: Any, decoder: WindowDecoder, audio_dir: Path
 ) -> None:
-    """jfk and the espeak clips three times over (~75 s), with references. Sequential decoding's
-    error is taken as the worst of the recording and two imperceptibly changed copies (one sample
-    later, a millionth louder): tiny.en in int8 moves by several points between them on some
-    machines (measured on an AMD EPYC: 0.051 to 0.08; windowed 0.07-0.079; on earlier machines
-    sequential 0.18, where it skipped a whole sentence after seeking)."""
+    """jfk and the espeak clips three times over (~75 s), with references. Windows put each sentence
+    elsewhere in the model's 30 s input than sequential decoding does, and tiny.en in int8 gives other
+    words for the same sentence elsewhere in its input: sequential decoding of this recording after
+    0.5-7.3 s of silence ranged from 0.034 to 0.243 against the reference (an AMD EPYC, where the
+    windows gave 0.079 and sequential decoding as it is 0.051; on earlier machines sequential 0.18,
+    where it skipped a whole sentence after seeking). So sequential decoding's error is the median
+    of the recording as it is, two imperceptibly changed copies (one sample later, a millionth
+    louder) and four copies shifted by silence; a window that lost a sentence at a cut would add
+    about 6 points."""
     names = ("jfk", "espeak_1", "espeak_2", "espeak_3") * 3
     audio = np.concatenate([_load(audio_dir, f"{n}.{'flac' if n == 'jfk' else 'wav'}") for n in names])
     truth = " ".join((audio_dir / f"{n}.txt").read_text().strip() for n in names)
     copies = [audio, np.concatenate([np.zeros(1, np.float32), audio]), audio * np.float32(1.000001)]
+    copies += [np.concatenate([np.zeros(round(pad * SR), np.float32), audio]) for pad in (1.0, 2.0, 3.7, 5.0)]
     sequential = []
     for copy in copies:
         raw, _ = model.transcribe(copy, beam_size=5, word_timestamps=True)
         sequential.append(wer(truth, " ".join(s.text.strip() for s in raw)))
     results = _decode_long(decoder, audio, 10.0)
     windowed = " ".join(s.text for s in to_transcript(results)[0])
-    assert wer(truth, windowed) <= max(sequential) + 0.02, sequential
+    assert wer(truth, windowed) <= float(np.median(sequential)) + 0.02, sequential
     _check_joins(results, len(audio) / SR)
 
 
