@@ -34,6 +34,16 @@ def sample(audio_dir: Path) -> tuple[Any, list[tuple[float, float, str]]]:
     return decode(folder / "sample.wav"), read_rttm(folder / "sample.rttm")["sample"]
 
 
+References = dict[str, list[tuple[float, float, str]]]
+
+
+@pytest.fixture(scope="module")
+def references(audio_dir: Path) -> References:
+    """Reference turns of every shared diarization recording, by name."""
+    folder = audio_dir / "diarization"
+    return {**read_rttm(folder / "sample.rttm"), **read_rttm(folder / "ami.rttm")}
+
+
 def der(reference: list[tuple[float, float, str]], turns: list[SpeakerTurn], seconds: float) -> float:
     from pyannote.core import Annotation, Segment
     from pyannote.metrics.diarization import DiarizationErrorRate
@@ -54,10 +64,11 @@ def test_two_speakers_are_found_and_their_turns_match_the_reference(diarizer: Di
     assert der(reference, turns, len(samples) / SAMPLE_RATE) <= 0.10
 
 
-def test_four_people_from_two_meetings_are_four_speakers(diarizer: Diarizer, audio_dir: Path) -> None:
+def test_four_people_from_two_meetings_are_four_speakers(
+    diarizer: Diarizer, audio_dir: Path, references: References
+) -> None:
     # sample.wav (two people) then dev00 and dev01 (two others, the same two in both): 90 s.
     folder = audio_dir / "diarization"
-    references = {**read_rttm(folder / "sample.rttm"), **read_rttm(folder / "ami.rttm")}
     samples, reference = joined(("sample", "dev00", "dev01"), references, folder)
     turns = diarizer.diarize(samples, SpeakerCount())
     assert {t.speaker for t in turns} == {1, 2, 3, 4}
@@ -67,12 +78,11 @@ def test_four_people_from_two_meetings_are_four_speakers(diarizer: Diarizer, aud
 
 @pytest.mark.parametrize("name", ["sample", "dev00"])
 def test_a_two_person_recording_joined_to_itself_is_still_two_speakers(
-    diarizer: Diarizer, audio_dir: Path, name: str
+    diarizer: Diarizer, audio_dir: Path, references: References, name: str
 ) -> None:
     # The usual way to make a longer test file (ffmpeg concat). Before copies were clustered once,
     # the pieces grouped by what was said: sample x2 gave 5 speakers (21.5 % DER), dev00 x2 12 (71.5 %).
     folder = audio_dir / "diarization"
-    references = {**read_rttm(folder / "sample.rttm"), **read_rttm(folder / "ami.rttm")}
     samples, reference = joined((name, name), references, folder)
     turns = diarizer.diarize(samples, SpeakerCount())
     assert {t.speaker for t in turns} == {1, 2}
