@@ -133,6 +133,9 @@ def _job(
         metrics=JobMetrics(backends.redis),
         locks=locks,
         enqueue_diarization=jobs.enqueue_diarization,
+        can_diarize=ModelCatalog(
+            settings.model, settings.transcription_queues[0], PoolRegistry(backends.redis)
+        ).can_diarize,
     )
 
 

@@ -27,14 +27,14 @@ from pathlib import Path
 import msgspec
 
 from engine.clock import utc_now
-from engine.diarization import Diarizer, SpeakerCount
+from engine.diarization import Diarizer, SpeakerCount, SpeakerTurn
 from engine.errors import DiarizationFailed, JobFailure, ServiceUnavailable
 from engine.index.protocol import Index
 from engine.jobs.locks import RecordingLocks
 from engine.ops.metrics import JobMetrics
 from engine.recordings.model import DIARIZATION_STAGE, Features, Recording, RecordingError, Status, transcript_key
 from engine.recordings.outcomes import Outcomes
-from engine.recordings.speakers import label_speakers, speaker_stats, utterances
+from engine.recordings.speakers import label_speakers, number_by_appearance, speaker_stats, utterances
 from engine.recordings.transcripts import Diarization, StoredTranscription
 from engine.settings import Settings
 from engine.storage.protocol import Storage
@@ -118,11 +118,19 @@ class DiarizationJob:
         except (RuntimeError, ValueError, MemoryError) as exc:
             log.exception("diarization failed", extra={"recording_id": recording.id})
             raise DiarizationFailed(f"the diarization model failed: {type(exc).__name__}") from None
-        words = label_speakers(document.words, turns)
-        segments = label_speakers(document.segments, turns)
-        raw_words = label_speakers(document.raw_words, turns) if document.raw_words else None
+        if not turns and (document.words or any(s.text for s in document.segments)):
+            # Words, but no stretch of one voice long enough to tell voices apart: one speaker,
+            # so that every word still says whose it is.
+            log.info("no voices told apart; one speaker", extra={"recording_id": recording.id})
+            turns = [SpeakerTurn(0.0, max(document.duration_seconds or 0.0, samples.size / audio.SAMPLE_RATE), 1)]
+        words, segments, raw_words = number_by_appearance(
+            label_speakers(document.words, turns),
+            label_speakers(document.segments, turns),
+            label_speakers(document.raw_words, turns) if document.raw_words else None,
+        )
         spoken = utterances(words, segments)
-        found = len({t.speaker for t in turns})
+        stats = speaker_stats(spoken)
+        found = len(stats)  # the speakers the transcript shows; the webhook's count is the same
         log.info(
             "diarized",
             extra={
@@ -138,7 +146,7 @@ class DiarizationJob:
             segments=segments,
             raw_words=raw_words,
             utterances=spoken,
-            speakers=speaker_stats(spoken),
+            speakers=stats,
             diarization=Diarization(status="completed", speakers=found),
             updated_at=utc_now(),
         )

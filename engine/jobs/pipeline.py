@@ -22,8 +22,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engine.clock import utc_now
-from engine.errors import AudioTooLong, JobFailure, ServiceUnavailable, TranscriptionError
+from engine.diarization import Diarizer
+from engine.errors import AudioTooLong, DiarizationUnavailable, JobFailure, ServiceUnavailable, TranscriptionError
 from engine.index.protocol import Index
+from engine.jobs.diarization import DiarizationJob
 from engine.jobs.locks import RecordingLocks
 from engine.ops.metrics import JobMetrics
 from engine.outbound.fetch import fetch_to_storage
@@ -56,6 +58,10 @@ MAX_CHANNEL_THREADS = 8
 _NS = uuid.UUID("5f0e8d8e-6a3e-4f0c-9a34-2f1c1e0f7a11")
 
 
+def _no_diarizer() -> Diarizer:
+    raise DiarizationUnavailable("this transcription worker does not diarize")
+
+
 def transcription_id_for(recording_id: str) -> str:
     """Stable per recording, so that a rerun writes the same document, not a second one."""
     return str(uuid.uuid5(_NS, recording_id))
@@ -74,8 +80,12 @@ class TranscriptionJob:
         metrics: JobMetrics | None = None,
         locks: RecordingLocks | None = None,
         enqueue_diarization: Callable[[str], None] | None = None,
+        can_diarize: Callable[[], bool] | None = None,
     ) -> None:
         self._enqueue_diarization = enqueue_diarization
+        self._can_diarize = can_diarize
+        self._events = events
+        self._metrics = metrics
         self._outcomes = Outcomes(index, events=events, metrics=metrics)
         self._locks = locks
         self._progress_every_s = progress_every_s
@@ -96,7 +106,10 @@ class TranscriptionJob:
             self._publish(recording)
             return None
         if recording.stage == DIARIZATION_STAGE and recording.transcript_key:
-            # Transcribed already; only the diarization stage is left (its job may have been lost).
+            # Transcribed already; only the diarization stage is left (its job may have been lost,
+            # or, when the sweeper finds it stale, no diarization worker may be left to run it).
+            if self._can_diarize is not None and not self._can_diarize():
+                return self._without_diarization(recording)
             self._hand_over(recording)
             return None
         lease = self._locks.hold(recording.id) if self._locks else contextlib.nullcontext()
@@ -200,8 +213,10 @@ class TranscriptionJob:
         features = recording.features or Features()
         count = recording.channels or 1
         try:
-            if features.channels != "split" or count < 2:
+            if features.channels != "split":
                 return self._run_channel(recording, transcriber, path, options, None, progress)
+            if count < 2:  # one channel asked to be split: labelled as channel 0 all the same
+                return merge_channels([self._run_channel(recording, transcriber, path, options, None, progress)])
             shares = [0.0] * count
 
             def report(channel: int) -> Callable[[float], None]:
@@ -259,7 +274,7 @@ class TranscriptionJob:
             weighted_confidence(result.words) if options.word_timestamps else segment_confidence(result.segments)
         )
         languages = language_summary(result.segments, LANGUAGES)
-        split = any(s.channel is not None for s in result.segments)
+        split = (recording.features or Features()).channels == "split"
         turns = utterances(result.words, result.segments) if split else None
         # The recording's language is the one most of its speech is in (windows detect their own).
         code = languages[0].language_code if languages else result.language
@@ -282,7 +297,7 @@ class TranscriptionJob:
             segments=result.segments,
             raw_words=result.raw_words or None,
             utterances=turns,
-            speakers=speaker_stats(turns) if turns else None,
+            speakers=speaker_stats(turns) if turns is not None else None,
             created_at=now,
             updated_at=now,
         )
@@ -322,6 +337,27 @@ class TranscriptionJob:
         self._publish(done, transcription)
         self._outcomes.count("transcribed", model, "", transcription.duration_seconds, elapsed_ms / 1000)
         return Status.TRANSCRIBED
+
+    def _without_diarization(self, recording: Recording) -> Status | None:
+        """No diarization worker is alive to run the stage: finish with the transcript, the
+        diarization failed with DIARIZATION_UNAVAILABLE (a retry runs only that stage again)."""
+        log.warning("no diarization worker; finishing without speakers", extra={"recording_id": recording.id})
+        stage = DiarizationJob(
+            settings=self._settings,
+            index=self._index,
+            storage=self._storage,
+            diarizer=_no_diarizer,
+            events=self._events,
+            metrics=self._metrics,
+            locks=self._locks,
+        )
+        return stage.fail(
+            recording.id,
+            DiarizationUnavailable(
+                "no diarization worker took the diarization stage and none is running now; "
+                "the transcript is complete without speakers (retry once a diarization worker runs)"
+            ),
+        )
 
     def _hand_over(self, recording: Recording) -> None:
         if self._enqueue_diarization is None:

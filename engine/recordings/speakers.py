@@ -16,9 +16,9 @@ from typing import Protocol, TypeVar
 
 import msgspec
 
-from engine.recordings.transcripts import Segment, SpeakerStats, Utterance, Word
+from engine.recordings.transcripts import Segment, SpeakerStats, Utterance, Word, segment_confidence
 
-__all__ = ["Turn", "label_speakers", "speaker_stats", "utterances"]
+__all__ = ["Turn", "label_speakers", "number_by_appearance", "speaker_stats", "utterances"]
 
 
 class Turn(Protocol):
@@ -34,16 +34,22 @@ class Turn(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class _Index:
-    """Turns sorted by start, with the longest turn's length to bound a search window."""
+    """Turns sorted by start, with the longest turn's length to bound a search window, and for each
+    position the turn that reaches furthest among those up to it (the nearest turn before a gap)."""
 
     starts: list[float]
     turns: list[Turn]
     longest: float
+    reach: list[Turn]
 
     @classmethod
     def of(cls, turns: Sequence[Turn]) -> _Index:
         ordered = sorted(turns, key=lambda t: (t.start, t.end))
-        return cls([t.start for t in ordered], ordered, max((t.end - t.start for t in ordered), default=0.0))
+        reach: list[Turn] = []
+        for turn in ordered:
+            reach.append(turn if not reach or turn.end > reach[-1].end else reach[-1])
+        longest = max((t.end - t.start for t in ordered), default=0.0)
+        return cls([t.start for t in ordered], ordered, longest, reach)
 
     def speaker_at(self, start: float, end: float) -> str | None:
         if not self.turns:
@@ -57,9 +63,9 @@ class _Index:
                 overlap[turn.speaker] = overlap.get(turn.speaker, 0.0) + shared
         if overlap:
             return _label(max(overlap, key=lambda s: (overlap[s], -s)))
-        # In a gap: the nearest turn, before or after.
+        # In a gap: the nearest turn, the one that ends last before it or the first after it.
         middle = (start + end) / 2
-        near = self.turns[max(0, hi - 1) : hi + 1] + self.turns[max(0, lo - 1) : lo + 1]
+        near = ([self.reach[hi - 1]] if hi > 0 else []) + self.turns[hi : hi + 1]
         return _label(min(near, key=lambda t: max(t.start - middle, middle - t.end, 0.0)).speaker)
 
 
@@ -74,6 +80,29 @@ def label_speakers(items: Sequence[T], turns: Sequence[Turn]) -> list[T]:
     """Words or segments, each with `speaker` set from the turns (unchanged when there are none)."""
     index = _Index.of(turns)
     return [msgspec.structs.replace(item, speaker=index.speaker_at(item.start, item.end)) for item in items]
+
+
+def number_by_appearance(
+    words: Sequence[Word], segments: Sequence[Segment], raw_words: Sequence[Word] | None = None
+) -> tuple[list[Word], list[Segment], list[Word] | None]:
+    """Speakers renumbered 1, 2, … in order of their first word (of their first segment, without
+    words): a speaker the diarizer heard who got no word leaves no gap in the numbering."""
+    order: dict[str, str] = {}
+    heard = [w.speaker for w in sorted(words, key=lambda w: w.start)]
+    heard += [s.speaker for s in sorted(segments, key=lambda s: s.start)]
+    heard += [w.speaker for w in raw_words or []]
+    for speaker in heard:
+        if speaker is not None and speaker not in order:
+            order[speaker] = _label(len(order) + 1)
+
+    def relabel(item: T) -> T:
+        return item if item.speaker is None else msgspec.structs.replace(item, speaker=order[item.speaker])
+
+    return (
+        [relabel(w) for w in words],
+        [relabel(s) for s in segments],
+        None if raw_words is None else [relabel(w) for w in raw_words],
+    )
 
 
 def _who(item: Word | Segment) -> tuple[str | None, int | None]:
@@ -98,7 +127,7 @@ def utterances(words: Sequence[Word], segments: Sequence[Segment]) -> list[Utter
             count = len(run)
         else:
             text = " ".join(s.text for s in run if isinstance(s, Segment))
-            confidence = 0.0
+            confidence = segment_confidence([s for s in run if isinstance(s, Segment)])
             count = len(text.split())
         out.append(
             Utterance(

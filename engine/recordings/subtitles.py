@@ -95,9 +95,16 @@ def to_srt(t: Transcription) -> str:
     return "\n".join(cues)
 
 
+def _vtt_escaped(text: str) -> str:
+    """Cue text as WebVTT reads it: `&`, `<` and `>` as character references (a bare `<` opens a
+    tag, and `-->` would end the cue's text)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def to_vtt(t: Transcription) -> str:
     cues = [
-        f"{_stamp(c.start, '.')} --> {_stamp(c.end, '.')}\n{f'<v {c.label}>' if c.label else ''}{c.text}\n"
+        f"{_stamp(c.start, '.')} --> {_stamp(c.end, '.')}\n"
+        f"{f'<v {_vtt_escaped(c.label)}>' if c.label else ''}{_vtt_escaped(c.text)}\n"
         for c in _cues(t)
     ]
     return "WEBVTT\n\n" + "\n".join(cues)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 import msgspec
@@ -18,6 +19,7 @@ __all__ = [
     "Utterance",
     "Word",
     "language_summary",
+    "segment_confidence",
     "weighted_confidence",
 ]
 
@@ -153,5 +155,15 @@ def weighted_confidence(words: list[Word]) -> float:
     for w in words:
         d = max(w.end - w.start, 0.01)
         total += w.confidence * d
+        weight += d
+    return round(total / weight, 4) if weight else 0.0
+
+
+def segment_confidence(segments: list[Segment]) -> float:
+    """Confidence when words were not asked for: exp(avg_logprob) weighted by segment length."""
+    total = weight = 0.0
+    for s in segments:
+        d = max(s.end - s.start, 0.01)
+        total += math.exp(s.avg_logprob) * d
         weight += d
     return round(total / weight, 4) if weight else 0.0

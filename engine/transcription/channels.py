@@ -15,15 +15,17 @@ __all__ = ["merge_channels"]
 
 
 def merge_channels(results: list[TranscriptResult]) -> TranscriptResult:
-    """`results[i]` is channel i's transcript (0-based): every word and segment labelled with it,
-    all in order of start time (ties: the lower channel first), segments renumbered."""
+    """`results[i]` is channel i's transcript (0-based): every word and segment labelled with it
+    (`channel`, and `speaker` "Channel i", the label subtitles and utterances show), all in order of
+    start time (ties: the lower channel first), segments renumbered."""
     words: list[Word] = []
     raw: list[Word] = []
     segments: list[Segment] = []
     for channel, result in enumerate(results):
-        words += [msgspec.structs.replace(w, channel=channel) for w in result.words]
-        raw += [msgspec.structs.replace(w, channel=channel) for w in result.raw_words]
-        segments += [msgspec.structs.replace(s, channel=channel) for s in result.segments]
+        label = f"Channel {channel}"
+        words += [msgspec.structs.replace(w, channel=channel, speaker=label) for w in result.words]
+        raw += [msgspec.structs.replace(w, channel=channel, speaker=label) for w in result.raw_words]
+        segments += [msgspec.structs.replace(s, channel=channel, speaker=label) for s in result.segments]
     words.sort(key=lambda w: (w.start, w.channel, w.end))
     raw.sort(key=lambda w: (w.start, w.channel, w.end))
     segments.sort(key=lambda s: (s.start, s.channel, s.end))

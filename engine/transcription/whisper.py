@@ -11,7 +11,6 @@ Three ways to run the model:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -19,7 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 import msgspec
 import numpy as np
 
-from engine.recordings.transcripts import Segment, Word
+from engine.recordings.transcripts import Segment, Word, segment_confidence
 
 __all__ = [
     "MAX_CLIP_SECONDS",
@@ -87,16 +86,6 @@ class StreamingTranscriber(Transcriber, Protocol):
         on_progress: Progress | None = None,
         expected_seconds: float | None = None,
     ) -> TranscriptResult: ...
-
-
-def segment_confidence(segments: list[Segment]) -> float:
-    """Confidence when words were not asked for: exp(avg_logprob) weighted by segment length."""
-    total = weight = 0.0
-    for s in segments:
-        d = max(s.end - s.start, 0.01)
-        total += math.exp(s.avg_logprob) * d
-        weight += d
-    return round(total / weight, 4) if weight else 0.0
 
 
 def _convert(

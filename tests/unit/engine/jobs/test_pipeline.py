@@ -1,71 +1,21 @@
-"""TranscriptionJob with in-memory index and storage, a fake model and real ffmpeg."""
+"""TranscriptionJob with in-memory index and storage, a fake model and real ffmpeg (`conftest.World`)."""
 
 from __future__ import annotations
 
 import contextlib
 from pathlib import Path
 
-import msgspec
+import ffmpeg
 import pytest
 
-from engine.clock import utc_now
 from engine.errors import AudioTooLong, ServiceUnavailable
 from engine.index.memory import MemoryIndex
 from engine.jobs.pipeline import TranscriptionJob, transcription_id_for
-from engine.recordings.model import Features, Recording, Status, audio_key
-from engine.recordings.transcripts import Transcription
+from engine.recordings.model import Features, Recording, Status
 from engine.settings import Settings
-from engine.storage.memory import MemoryStorage
-from tests.conftest import AUDIO, require_audio, require_binary
+from tests.conftest import AUDIO, require_audio
+from tests.unit.engine.jobs.conftest import World
 from tests.unit.fakes import FakeTranscriber
-
-
-@pytest.fixture(autouse=True)
-def ffmpeg_installed() -> None:
-    require_binary("ffprobe")  # skips on a laptop without ffmpeg, fails under CI=true
-
-
-class World:
-    def __init__(
-        self,
-        settings: Settings | None = None,
-        transcriber: FakeTranscriber | None = None,
-        progress_every_s: float = 2.0,
-    ) -> None:
-        self.index = MemoryIndex()
-        self.storage = MemoryStorage()
-        self.transcriber = transcriber or FakeTranscriber()
-        self.job = TranscriptionJob(
-            settings=settings or Settings(),
-            index=self.index,
-            storage=self.storage,
-            transcriber_for=lambda name: self.transcriber,
-            progress_every_s=progress_every_s,
-        )
-
-    def add(self, data: bytes, ext: str = "flac", features: Features | None = None) -> Recording:
-        now = utc_now()
-        rid = "rec-" + str(len(self.index._items))
-        rec = Recording(
-            id=rid, tenant_id="t", s3_key=audio_key("t", rid, ext), s3_bucket="memory", audio_format=ext,
-            features=features or Features(model="fake"), created_at=now, updated_at=now,
-        )  # fmt: skip
-        self.storage.put_bytes(rec.s3_key, data, "audio/flac")
-        self.index.add(rec)
-        return rec
-
-    def transcript(self, rec: Recording) -> Transcription | None:
-        current = self.index.get(rec.id)
-        if current is None or current.transcript_key is None:
-            return None
-        raw = self.storage.get_bytes(current.transcript_key)
-        return None if raw is None else msgspec.json.decode(raw, type=Transcription)
-
-
-@pytest.fixture
-def jfk() -> bytes:
-    require_audio()
-    return (AUDIO / "jfk.flac").read_bytes()
 
 
 def test_a_recording_is_probed_transcribed_and_stored(jfk: bytes) -> None:
@@ -295,3 +245,40 @@ class NoLocks:
 
     def hold(self, recording_id: str) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
+
+
+def test_a_diarize_recording_waits_for_its_stage_and_finishes_without_speakers_when_no_worker_is_left(
+    jfk: bytes,
+) -> None:
+    world = World()
+    rec = world.add(jfk, features=Features(model="fake", diarize=True))
+    assert world.job.run(rec.id) == Status.PROCESSING  # transcript stored, handed to diarization
+    assert world.handed_over == [rec.id]
+    waiting = world.index.get(rec.id)
+    assert waiting is not None and (waiting.status, waiting.stage) == (Status.PROCESSING, "diarization")
+    # The sweeper queues it again while a diarization worker lives: handed over again, nothing else.
+    assert world.job.run(rec.id) is None and world.handed_over == [rec.id, rec.id]
+    # ... and once none is left, the recording finishes with its words and says why it has no speakers.
+    world.diarization_workers = False
+    assert world.job.run(rec.id) == Status.TRANSCRIBED
+    transcript = world.transcript(rec)
+    assert transcript is not None and transcript.text == "hello brave new world"
+    assert transcript.diarization is not None and transcript.diarization.status == "failed"
+    assert transcript.diarization.error is not None
+    assert transcript.diarization.error.code == "DIARIZATION_UNAVAILABLE"
+    assert world.handed_over == [rec.id, rec.id]
+
+
+def test_channels_split_on_a_one_channel_file_still_labels_channel_0(tmp_path: Path) -> None:
+    require_audio()
+    mono = tmp_path / "mono.wav"
+    ffmpeg.input(str(AUDIO / "jfk.flac")).output(str(mono), ac=1, ar=16000).run(quiet=True)
+    world = World()
+    rec = world.add(mono.read_bytes(), ext="wav", features=Features(model="fake", channels="split"))
+    assert world.job.run(rec.id) == Status.TRANSCRIBED
+    transcript = world.transcript(rec)
+    assert transcript is not None and transcript.words
+    assert {(w.channel, w.speaker) for w in transcript.words} == {(0, "Channel 0")}
+    assert {(s.channel, s.speaker) for s in transcript.segments} == {(0, "Channel 0")}
+    assert transcript.utterances is not None and [u.channel for u in transcript.utterances] == [0]
+    assert transcript.speakers is not None and [s.words for s in transcript.speakers] == [4]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from engine.diarization import SpeakerTurn
-from engine.recordings.speakers import label_speakers, speaker_stats, utterances
+from engine.recordings.speakers import label_speakers, number_by_appearance, speaker_stats, utterances
 from engine.recordings.subtitles import render
 from engine.recordings.transcripts import Segment, Transcription, Word
 
@@ -88,3 +88,33 @@ def test_channel_subtitles_keep_each_channels_words_to_its_own_segment() -> None
     ]
     vtt = render(_doc(words, segments), "vtt")
     assert "<v Channel 0>left side" in vtt and "<v Channel 1>right" in vtt
+
+
+def test_a_word_in_a_gap_takes_the_turn_that_ended_nearest_even_behind_a_longer_one() -> None:
+    turns = [
+        SpeakerTurn(0.0, 8.0, 1),
+        SpeakerTurn(2.6, 2.8, 3),
+        SpeakerTurn(3.0, 10.0, 2),  # ends 0.5 s before the word
+        SpeakerTurn(4.0, 4.5, 1),
+        SpeakerTurn(6.0, 6.5, 3),
+        SpeakerTurn(14.0, 15.0, 3),
+    ]
+    (late,) = label_speakers([_word("late", 10.4, 10.6)], turns)
+    assert late.speaker == "Speaker 2"
+    (early,) = label_speakers([_word("soon", 13.5, 13.7)], turns)
+    assert early.speaker == "Speaker 3"  # the turn after is nearer than the one before
+
+
+def test_speakers_are_numbered_by_their_first_word() -> None:
+    words = [_word("a", 0.0, 0.4, speaker="Speaker 3"), _word("b", 1.0, 1.4, speaker="Speaker 1")]
+    segment = Segment(id=0, start=0.0, end=1.4, text="a b", avg_logprob=-0.1, no_speech_prob=0.0, speaker="Speaker 3")
+    numbered, segments, raw = number_by_appearance(words, [segment], None)
+    assert [w.speaker for w in numbered] == ["Speaker 1", "Speaker 2"]
+    assert [s.speaker for s in segments] == ["Speaker 1"] and raw is None
+
+
+def test_vtt_cue_text_is_escaped() -> None:
+    words = [_word("AT&T", 0.0, 0.4, speaker="Speaker 1"), _word("<b>-->", 0.5, 0.9, speaker="Speaker 1")]
+    segment = Segment(id=0, start=0.0, end=0.9, text="AT&T <b>-->", avg_logprob=-0.1, no_speech_prob=0.0)
+    vtt = render(_doc(words, [segment]), "vtt")
+    assert vtt.splitlines()[3] == "<v Speaker 1>AT&amp;T &lt;b&gt;--&gt;"
