@@ -19,7 +19,7 @@ from engine.settings import Settings
 
 __all__ = ["cors"]
 
-_METHODS: list[Literal["*"] | Method] = ["GET", "POST", "PUT", "DELETE"]
+_METHODS: list[Literal["*"] | Method] = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 _HEADERS = ["Authorization", "Content-Type"]
 _EXPOSED = ["Location", "Retry-After"]
 _STAMPED = ("access-control-allow-headers", "access-control-allow-methods", "access-control-expose-headers")

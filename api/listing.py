@@ -18,7 +18,6 @@ __all__ = ["ListParams", "parse_list_params"]
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 50
-_DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _FILTERS = ("status", "date_from", "date_to")
 STATUS_ALIASES = {"completed": "transcribed"}
 """The seed's status names (its SDK filters on `completed`)."""
@@ -51,11 +50,18 @@ def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int
     return value
 
 
+def _day(raw: str) -> date | None:
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        return None
+
+
 def _moment(name: str, raw: str, *, end_of_day: bool) -> int:
     raw = raw.strip()
     try:
-        if _DATE_ONLY.fullmatch(raw):
-            day = date.fromisoformat(raw)
+        day = _day(raw)  # a date alone (2025-10-01, 20251001, 2025-W40-3) is that whole day
+        if day is not None:
             if end_of_day:
                 return to_ms(datetime.combine(day, time.max, UTC))
             return to_ms(datetime.combine(day, time(), UTC))

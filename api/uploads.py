@@ -42,7 +42,7 @@ async def receive_upload(
         storage=service.storage,
         key_for=lambda ext: service.upload_key(ctx, recording_id, ext),
         limit=service.max_upload_bytes,
-        check_field=service.check_field,
+        check_field=await asyncio.to_thread(service.field_checker),  # fields are checked on the event loop
     )
     return await asyncio.to_thread(service.register_upload, ctx, recording_id, received)
 

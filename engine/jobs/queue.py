@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Protocol
 
 import dramatiq
-import redis
 from dramatiq.brokers.redis import RedisBroker
 
 from engine.errors import ServiceUnavailable
 from engine.keyspace import BROKER_NAMESPACE
+from engine.redisio import redis_errors
 from engine.settings import Settings
 
 __all__ = [
@@ -77,8 +77,9 @@ class DramatiqQueue:
             queue_name=queue, actor_name=actor, args=args, kwargs={}, options={}
         )
         try:
-            self._broker.enqueue(message, delay=delay_ms)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            with redis_errors():  # down, or answering READONLY / OOM / BUSY: the queue cannot take it now
+                self._broker.enqueue(message, delay=delay_ms)
+        except ServiceUnavailable as exc:
             raise ServiceUnavailable("the job queue is unavailable") from exc
 
 

@@ -12,6 +12,7 @@ import msgspec
 from engine.clock import utc_now
 from engine.errors import (
     EarshotError,
+    InvalidCustomTags,
     InvalidParameter,
     NothingToRetry,
     RecordingNotFound,
@@ -24,6 +25,7 @@ from engine.index.protocol import Index, PageQuery
 from engine.jobs.queue import JobQueue
 from engine.jobs.routing import ModelCatalog
 from engine.outbound.fetch import check_source_url
+from engine.outbound.guard import TargetRefused, judge_url
 from engine.recordings.languages import LANGUAGES, english_only
 from engine.recordings.model import (
     DIARIZATION_STAGE,
@@ -107,7 +109,7 @@ def _check_scalar(name: str, value: str) -> None:
         if value.lower() not in ("true", "false", "1", "0"):
             raise InvalidParameter(f"{name} must be true or false")
     elif name in SPEAKER_FIELDS:
-        if not value.isdigit() or not 1 <= int(value) <= MAX_SPEAKERS:
+        if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_SPEAKERS:
             raise InvalidParameter(f"{name} must be a whole number from 1 to {MAX_SPEAKERS}")
     elif name == "vocabulary_id":
         if not 0 < len(value) <= 64:
@@ -125,6 +127,8 @@ def json_fields(payload: Mapping[str, object], check: Callable[[str, str], None]
             continue
         if name == "custom_tags" and isinstance(value, dict):
             text = msgspec.json.encode(value).decode()
+        elif name == "custom_tags" and not isinstance(value, str):
+            raise InvalidCustomTags("custom_tags must be a JSON object of string values")
         elif name in BOOLEAN_FIELDS and isinstance(value, bool):
             text = "true" if value else "false"
         elif name in SPEAKER_FIELDS and isinstance(value, int) and not isinstance(value, bool):
@@ -188,6 +192,10 @@ class RecordingService:
     def create_from_url(self, ctx: UploadContext, payload: Mapping[str, object]) -> Recording:
         """`{"source_url": ..., same optional fields}`: the worker fetches the audio itself."""
         url = check_source_url(payload.get("source_url"))
+        try:  # the fetch judges the address again (DNS may change); this refuses it while the client waits
+            judge_url(url, allow_private=self._settings.allow_private_urls, allowed=self._settings.private_allowlist)
+        except TargetRefused:
+            raise InvalidParameter("source_url points to a private or loopback address, which is not allowed") from None
         fields = json_fields(payload, self.check_field)
         path = urlsplit(url).path
         extension = extension_for(path, None)
@@ -207,6 +215,12 @@ class RecordingService:
 
     def check_field(self, name: str, value: str) -> None:
         check_form_field(name, value, self._models.names() if name == "model" else ())
+
+    def field_checker(self) -> Callable[[str, str], None]:
+        """`check_field` with the model names read now (a Redis read: call it off the event loop),
+        for checking a streamed form's fields on the event loop without touching Redis."""
+        names = self._models.names()
+        return lambda name, value: check_form_field(name, value, names if name == "model" else ())
 
     def new_recording(
         self,
@@ -315,7 +329,7 @@ class RecordingService:
             raise
         try:
             self.enqueue(recording)
-        except EarshotError:
+        except Exception:  # whatever the queue raised, no recording stays indexed without its job
             self._undo(recording)
             raise
 
@@ -358,7 +372,10 @@ class RecordingService:
         stage: str | None
         progress: float | None
         enqueue: Callable[[Recording], None]
-        if recording.status == Status.FAILED:
+        if recording.status == Status.FAILED and recording.stage == DIARIZATION_STAGE and recording.transcript_key:
+            # Failed after its transcript was stored (handing over to diarization): only that stage.
+            stage, progress, enqueue, diarize = DIARIZATION_STAGE, 0.99, self._enqueue_diarization, True
+        elif recording.status == Status.FAILED:
             stage, progress, enqueue = None, None, self.enqueue
             diarize = recording.features is not None and recording.features.diarize
         elif recording.status == Status.TRANSCRIBED and self._diarization_failed(recording):

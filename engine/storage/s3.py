@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["S3Storage"]
 
 PART_SIZE = 8 * 1024 * 1024
-_MISSING = {"NoSuchKey", "NoSuchObject", "NoSuchBucket"}
+_MISSING = {"NoSuchKey", "NoSuchObject"}
 
 
 @contextmanager
@@ -35,6 +35,8 @@ def s3_errors() -> Iterator[None]:
     except S3Error as exc:
         if exc.code in ("ServiceUnavailable", "SlowDown", "InternalError", "XMinioServerNotInitialized"):
             raise ServiceUnavailable("object storage is unavailable") from exc
+        if exc.code == "NoSuchBucket":  # not "the object is gone": storage is not ready (yet)
+            raise ServiceUnavailable("object storage has no bucket for Earshot yet") from exc
         raise
 
 
@@ -134,8 +136,15 @@ class S3Storage:
             self._c.remove_object(self.bucket, key)
 
     def ping(self) -> None:
+        """Reachable, and holding the bucket: a missing one is made here (an API that started before
+        its S3 server heals itself); one that cannot be made means not ready."""
         with s3_errors():
-            self._c.bucket_exists(self.bucket)
+            if self._c.bucket_exists(self.bucket):
+                return
+            try:
+                self.ensure_bucket()
+            except S3Error as exc:
+                raise ServiceUnavailable(f"object storage has no bucket {self.bucket!r} ({exc.code})") from None
 
     def list_keys(self, prefix: str) -> Iterator[str]:
         with s3_errors():

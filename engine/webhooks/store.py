@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import secrets
 import uuid
 
@@ -63,8 +64,17 @@ class WebhookStore:
                 raise InvalidParameter(f"a tenant may have at most {MAX_ENDPOINTS} webhook endpoints")
         if self._backup is not None:
             self._backup.save("webhooks", endpoint.id, endpoint)
-        self._store(endpoint)
+        try:
+            self._store(endpoint)
+        except Exception:  # the client hears 503: the copy must not bring the endpoint back later
+            self._drop_copy(endpoint.id)
+            raise
         return endpoint
+
+    def _drop_copy(self, endpoint_id: str) -> None:
+        if self._backup is not None:
+            with contextlib.suppress(Exception):  # best effort: the first error is the one to report
+                self._backup.remove("webhooks", endpoint_id)
 
     def _store(self, endpoint: Endpoint) -> None:
         with redis_errors():
@@ -105,8 +115,10 @@ class WebhookStore:
         if self._backup is not None:
             self._backup.save("webhooks", endpoint.id, updated)
         with redis_errors():
-            if not self._r.set(self._ep(endpoint.id), _enc.encode(updated), xx=True):
-                raise WebhookNotFound(f"webhook {endpoint_id[:64]!r} not found")
+            stored = self._r.set(self._ep(endpoint.id), _enc.encode(updated), xx=True)
+        if not stored:  # deleted meanwhile: the copy just written must not bring it back
+            self._drop_copy(endpoint.id)
+            raise WebhookNotFound(f"webhook {endpoint_id[:64]!r} not found")
         return updated
 
     def delete(self, tenant_id: str, endpoint_id: str) -> None:
@@ -124,7 +136,9 @@ class WebhookStore:
         if self._backup is not None:
             self._backup.save("webhooks", endpoint.id, updated)
         with redis_errors():
-            self._r.set(self._ep(endpoint.id), _enc.encode(updated), xx=True)
+            stored = self._r.set(self._ep(endpoint.id), _enc.encode(updated), xx=True)
+        if not stored:
+            self._drop_copy(endpoint.id)
 
     def record(self, endpoint_id: str, attempt: Attempt) -> None:
         key = self._k.webhook_attempts(endpoint_id)

@@ -26,6 +26,8 @@ ROUTES = [
     ("GET", f"/v1/recordings/{UNKNOWN}/transcription"),
     ("POST", "/v1/token"),
     ("POST", "/v1/tokens"),
+    ("PATCH", f"/v1/vocabularies/{UNKNOWN}"),
+    ("DELETE", f"/v1/recordings/{UNKNOWN}"),
 ]
 
 

@@ -192,6 +192,12 @@ def _form_cases() -> list[Case]:
              {"files": {"file": WAV, "custom_tags": (None, DEEP_OBJECT)}}, code=tags),
         Case("custom_tags invalid UTF-8", "POST", "/v1/recordings",
              {"files": {"file": WAV, "custom_tags": (None, b'{"a": "\xff"}')}}, code="INVALID_PARAMETER"),
+        Case("custom_tags a JSON list", "POST", "/v1/recordings",
+             {"json": {"source_url": "https://93.184.215.14/a.wav", "custom_tags": ["a"]}}, code=tags),
+        Case("speakers_expected a superscript digit", "POST", "/v1/recordings",
+             {"files": {"file": WAV, "diarize": (None, b"true"), "speakers_expected": (None, "²".encode())}}),
+        Case("min_speakers an Arabic-Indic digit", "POST", "/v1/recordings",
+             {"json": {"source_url": "https://93.184.215.14/a.wav", "diarize": True, "min_speakers": "٣"}}),
         Case("voice form, invalid UTF-8 escape", "POST", "/api/v1/voice/callback",
              {"content": b"sessionId=%ff%fe&isActive=1", "headers": FORM}, code="UTF-8"),
         Case("voice form, raw invalid UTF-8", "POST", "/api/v1/voice/callback",
@@ -265,6 +271,10 @@ def _url_cases() -> list[Case]:
         for method, path in (("POST", "/v1/webhooks"), ("PUT", "/v1/webhooks/{webhook}"))
     ]
     cases += [Case(f"source_url {url!r}", "POST", "/v1/recordings", {"json": {"source_url": url}}) for url in BAD_URLS]
+    cases += [
+        Case(f"source_url {url}", "POST", "/v1/recordings", {"json": {"source_url": url}}, code="INVALID_PARAMETER")
+        for url in LOOPBACK_WEBHOOKS
+    ]  # refused while the client waits, not accepted and failed later
     cases += [
         Case(f"voice recordingUrl {url!r}", "POST", "/api/v1/voice/callback",
              {"json": {"sessionId": f"s{i}", "isActive": False, "recordingUrl": url}}, code="recordingUrl")

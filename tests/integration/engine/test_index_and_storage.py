@@ -206,3 +206,17 @@ def test_a_cursor_respects_the_date_window(index: Index) -> None:
     assert [r.id for r in top] == [recs[1].id]
     fallback, _ = index.page(PageQuery(**window, limit=1, offset=1, after="gone"))  # type: ignore[arg-type]
     assert [r.id for r in fallback] == [recs[2].id]
+
+
+def test_a_missing_bucket_is_unavailable_storage_until_readiness_makes_it(settings: Settings) -> None:
+    bucket = f"earshot-missing-{uuid.uuid4().hex[:8]}"
+    s3 = S3Storage.from_settings(msgspec.structs.replace(settings, s3_bucket=bucket))
+    # An API that started before its S3 server: writes and reads answer 503, never 500 or "gone".
+    with pytest.raises(ServiceUnavailable):
+        s3.put_bytes("t/a.json", b"{}", "application/json")
+    with pytest.raises(ServiceUnavailable):
+        s3.get_bytes("t/a.json")
+    s3.ping()  # /ready's check makes the bucket
+    s3.put_bytes("t/a.json", b"{}", "application/json")
+    assert s3.get_bytes("t/a.json") == b"{}"
+    s3.delete("t/a.json")

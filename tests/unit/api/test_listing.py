@@ -103,8 +103,9 @@ def test_date_to_with_a_time_is_that_exact_moment(raw: str, expected: int) -> No
     assert parse(date_to=raw).query.to_ms == expected
 
 
-def test_a_date_only_date_to_covers_the_whole_day() -> None:
-    query = parse(date_to="2025-10-01").query
+@pytest.mark.parametrize("raw", ["2025-10-01", "20251001", "2025-W40-3"])
+def test_a_date_only_date_to_covers_the_whole_day(raw: str) -> None:
+    query = parse(date_to=raw).query
 
     assert query.to_ms == ms(2025, 10, 2) - 1
     assert query.to_ms == ms(2025, 10, 1, 23, 59, 59) + 999

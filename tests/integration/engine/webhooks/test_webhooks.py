@@ -19,10 +19,11 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from earshot_client import WebhookVerificationError as OurVerificationError
 from earshot_client import verify_webhook
-from engine.errors import InvalidParameter
+from engine.errors import InvalidParameter, WebhookNotFound
+from engine.index.mirror import SystemBackup
 from engine.keyspace import KeySpace
 from engine.webhooks.delivery import Deliverer
-from engine.webhooks.models import validate_endpoint
+from engine.webhooks.models import Endpoint, validate_endpoint
 from engine.webhooks.signing import sign
 from engine.webhooks.store import WebhookStore
 from tests.conftest import Stack
@@ -314,3 +315,22 @@ def test_a_call_that_ends_without_a_recording_url_fails_and_sends_recording_fail
     received = receiver.wait_for(path, 2)
     ids = [json.loads(r.body)["data"]["recording"]["id"] for r in received]
     assert ids == [ended.json()["recording_id"], marker["id"]]
+
+
+def test_an_update_that_loses_to_a_delete_leaves_no_copy_to_bring_the_endpoint_back(stack: Stack) -> None:
+    keys = KeySpace(f"copy-{uuid.uuid4().hex[:6]}")
+    store = WebhookStore(stack.backends.redis, SystemBackup(stack.backends.storage), keys=keys)
+    endpoint = store.create("t", "https://example.com/hook", ["recording.transcribed"], None)
+    copies = lambda: [k for k, _ in SystemBackup(stack.backends.storage).load("webhooks")]  # noqa: E731
+    assert endpoint.id in copies()
+    read = store.get_for
+
+    def read_then_deleted(tenant_id: str, endpoint_id: str) -> Endpoint:
+        found = read(tenant_id, endpoint_id)
+        stack.backends.redis.delete(keys.webhook(endpoint_id))  # a DELETE finishes between read and write
+        return found
+
+    store.get_for = read_then_deleted  # type: ignore[method-assign]
+    with pytest.raises(WebhookNotFound):
+        store.update("t", endpoint.id, description="late")
+    assert endpoint.id not in copies()  # `earshot reindex` would have restored it

@@ -181,6 +181,27 @@ def test_a_failed_diarization_is_retried_alone_on_the_stored_transcript() -> Non
     assert jobs.diarizations == [rec.id] and jobs.jobs == [("transcribe", rec.id)]  # no second transcription
 
 
+def test_a_recording_that_failed_after_its_transcript_was_stored_retries_only_diarization() -> None:
+    index, storage, jobs = MemoryIndex(), MemoryStorage(), MemoryQueue()
+    svc = RecordingService(
+        settings=Settings(), index=index, storage=storage, jobs=jobs, models=Diarizing("tiny.en", "transcribe", None)
+    )
+    rec = upload(svc, multipart(b"RIFFdata", diarize="true"))
+    done = _finished(svc, index, storage, rec, None)
+    # The hand-over to diarization failed for good (the worker's last-resort handler).
+    failed = msgspec.structs.replace(
+        done, status=Status.FAILED, stage=DIARIZATION_STAGE, error=RecordingError(code="INTERNAL_ERROR", message="x")
+    )
+    assert index.update(failed, expect=Status.TRANSCRIBED)
+    again = svc.retry("t1", rec.id)
+    assert (again.status, again.stage, again.transcript_key) == (
+        Status.PROCESSING,
+        DIARIZATION_STAGE,
+        done.transcript_key,
+    )
+    assert jobs.diarizations == [rec.id] and jobs.jobs == [("transcribe", rec.id)]  # not transcribed again
+
+
 def test_a_retry_of_speakers_needs_a_diarization_worker_and_a_good_transcript_has_nothing_to_retry() -> None:
     svc, index, storage, jobs = service()
     rec = upload(svc, multipart(b"RIFFdata"))
