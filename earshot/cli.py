@@ -45,9 +45,12 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from engine.transcription.device import resolve_device
     from workers.runner import run
 
     settings = _settings(queues=args.queues, worker_processes=args.processes)
+    # `auto` is settled before processes are counted: one process owns a GPU, one per core on CPU.
+    settings = msgspec.structs.replace(settings, device=resolve_device(settings.device))
     return run(settings, settings.effective_worker_processes)
 
 

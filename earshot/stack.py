@@ -29,6 +29,7 @@ from engine.backends import Backends
 from engine.diarization import diarization_available
 from engine.jobs.queue import DIARIZATION_QUEUE
 from engine.settings import Settings
+from engine.transcription.device import resolve_device
 from workers.runner import Backoff, RestartCounter, exit_reason
 
 __all__ = ["LocalStack", "read_env_file"]
@@ -136,7 +137,10 @@ class LocalStack:
             self._restarts = RestartCounter(self.settings.redis_url)
             child_env = {**self._env, **self.settings.to_env()}
             api_log, worker_log = (None, None) if console else (logs / "api.log", logs / "worker.log")
-            port, processes = self.settings.api_port, self.settings.effective_worker_processes
+            # `auto` is settled before processes are counted: one process owns a GPU, one per core on CPU.
+            device = resolve_device(self.settings.device)
+            port = self.settings.api_port
+            processes = msgspec.structs.replace(self.settings, device=device).effective_worker_processes
             self._run("api", lambda: start_api(child_env, port, log_path=api_log))
             self._run("worker", lambda: start_worker(child_env, processes=processes, log_path=worker_log))
             if diarization_available():

@@ -21,8 +21,11 @@ from engine.outbound.guard import Network, parse_networks
 __all__ = ["CLIENT_VARS", "PREFIX", "Settings", "SettingsError", "describe"]
 
 PREFIX = "EARSHOT_"
-CLIENT_VARS = frozenset({"EARSHOT_URL", "EARSHOT_API_KEY", "EARSHOT_API_SECRET"})
-"""Read by clients (curl examples, the Python client), not by the server: ignored here."""
+CLIENT_VARS = frozenset(
+    {"EARSHOT_URL", "EARSHOT_API_KEY", "EARSHOT_API_SECRET", "EARSHOT_ARTIFACTS", "EARSHOT_TEST_AUDIO"}
+)
+"""Read by clients (curl examples, the Python client) and the test suite (where screenshots go, where
+the shared audio is), not by the server: ignored here."""
 
 GiB = 1024**3
 CPU_WINDOW_BATCH = 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,12 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     missing = [name for name, _, _ in describe() if name not in text]
 
     assert missing == []
+
+
+def test_the_readme_settings_table_says_what_the_settings_say() -> None:
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `(EARSHOT_[A-Z0-9_]+)` \| .*? \| (.*?) \|$", text, re.M))
+
+    stale = [name for name, _, description in describe() if rows.get(name) != description]
+
+    assert stale == []

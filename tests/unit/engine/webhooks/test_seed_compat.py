@@ -6,10 +6,12 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 
 import pytest
 from vocafuse import RequestValidator
 
+from earshot_client import WebhookVerificationError, verify_webhook
 from engine.access.tokens import UPLOAD_SCOPE, validate_scopes
 from engine.errors import InvalidParameter
 from engine.webhooks.delivery import seed_body
@@ -87,3 +89,16 @@ def test_the_upload_scope_is_the_only_scope() -> None:
     for scopes in ([], ["voice-api.read"], [UPLOAD_SCOPE, "admin"], "voice-api.upload_recording", [1]):
         with pytest.raises(InvalidParameter):
             validate_scopes(scopes)
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ["whsec_" + base64.b64encode(b"k" * 32).decode(), "my-receiver-secret-123", "abcdefghijklmnop", "whsec_not*base64"],
+)
+def test_earshots_own_verifier_accepts_what_the_server_signs_with_any_secret(secret: str) -> None:
+    stamp = int(time.time())
+    headers = {"webhook-id": "msg_3", "webhook-timestamp": str(stamp)}
+    headers["webhook-signature"] = sign(secret, "msg_3", stamp, BODY)
+    assert verify_webhook(secret, headers, BODY)["type"] == "recording.transcribed"
+    with pytest.raises(WebhookVerificationError):
+        verify_webhook(secret + "x", headers, BODY)
