@@ -109,15 +109,49 @@ def _who(item: Word | Segment) -> tuple[str | None, int | None]:
     return item.speaker, item.channel
 
 
-def utterances(words: Sequence[Word], segments: Sequence[Segment]) -> list[Utterance]:
-    """Runs of consecutive words with one speaker/channel (of segments, without word timestamps)."""
-    items: Sequence[Word | Segment] = words if words else segments
+CHANNEL_PAUSE_S = 1.0
+"""A channel's turn ends at a pause longer than this (or where another channel spoke in between)."""
+
+
+def _channel_runs(items: list[Word | Segment]) -> list[list[Word | Segment]]:
+    """Channels talk over each other: each channel's words form turns of their own, which may
+    overlap another channel's. A turn goes on through the other party's crosstalk and ends at a
+    pause over `CHANNEL_PAUSE_S`, or where another channel said something wholly inside the pause
+    (A, then B, then A again is three turns)."""
+    starts = [i.start for i in items]
     runs: list[list[Word | Segment]] = []
-    for item in sorted(items, key=lambda i: (i.start, i.end)):
-        if runs and _who(runs[-1][-1]) == _who(item):
-            runs[-1].append(item)
-        else:
-            runs.append([item])
+    for channel in sorted({i.channel for i in items}, key=lambda c: -1 if c is None else c):
+        own = [i for i in items if i.channel == channel]
+        for prev, item in zip([None, *own], own, strict=False):
+            if prev is None or item.start - prev.end > CHANNEL_PAUSE_S or _spoken_between(items, starts, prev, item):
+                runs.append([item])
+            else:
+                runs[-1].append(item)
+    return sorted(runs, key=lambda r: (r[0].start, r[0].channel or 0))
+
+
+def _spoken_between(
+    items: list[Word | Segment], starts: list[float], prev: Word | Segment, item: Word | Segment
+) -> bool:
+    for other in items[bisect.bisect_left(starts, prev.end) : bisect.bisect_left(starts, item.start)]:
+        if other.channel != item.channel and other.end <= item.start:
+            return True
+    return False
+
+
+def utterances(words: Sequence[Word], segments: Sequence[Segment]) -> list[Utterance]:
+    """Turns (of segments, without word timestamps): runs of consecutive words with one speaker;
+    with channels, each channel's own turns (see `_channel_runs`). In order of start."""
+    items: list[Word | Segment] = sorted(words if words else segments, key=lambda i: (i.start, i.end))
+    runs: list[list[Word | Segment]] = []
+    if any(i.channel is not None for i in items):
+        runs = _channel_runs(items)
+    else:
+        for item in items:
+            if runs and _who(runs[-1][-1]) == _who(item):
+                runs[-1].append(item)
+            else:
+                runs.append([item])
     out = []
     for run in runs:
         speaker, channel = _who(run[0])

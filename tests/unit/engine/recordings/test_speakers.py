@@ -118,3 +118,18 @@ def test_vtt_cue_text_is_escaped() -> None:
     segment = Segment(id=0, start=0.0, end=0.9, text="AT&T <b>-->", avg_logprob=-0.1, no_speech_prob=0.0)
     vtt = render(_doc(words, [segment]), "vtt")
     assert vtt.splitlines()[3] == "<v Speaker 1>AT&amp;T &lt;b&gt;--&gt;"
+
+
+def test_a_channels_turn_goes_on_through_crosstalk_and_ends_where_the_other_party_takes_a_turn() -> None:
+    a, b = {"channel": 0, "speaker": "Channel 0"}, {"channel": 1, "speaker": "Channel 1"}
+    words = [
+        _word("so", 0.0, 0.3, **a), _word("the", 0.35, 0.5, **a),
+        _word("uh-huh", 0.4, 0.6, **b),  # crosstalk, over A's words
+        _word("plan", 0.55, 0.9, **a), _word("is", 0.95, 1.1, **a),
+        _word("right", 1.3, 1.5, **b),  # wholly in A's pause: B's turn
+        _word("ready", 1.7, 2.0, **a),
+        _word("later", 4.0, 4.3, **a),  # after a 2 s pause: a new turn
+    ]  # fmt: skip
+    turns = [(u.channel, u.text) for u in utterances(words, [])]
+    # B's two words are two turns: A went on talking between them.
+    assert turns == [(0, "so the plan is"), (1, "uh-huh"), (1, "right"), (0, "ready"), (0, "later")]
