@@ -107,8 +107,10 @@ class TranscriptionJob:
             return None
         if recording.stage == DIARIZATION_STAGE and recording.transcript_key:
             # Transcribed already; only the diarization stage is left (its job may have been lost,
-            # or, when the sweeper finds it stale, no diarization worker may be left to run it).
-            if self._can_diarize is not None and not self._can_diarize():
+            # or, when the sweeper finds it stale, no diarization worker may be left to run it: a
+            # redelivery soon after the hand-over never gives up, a diarization worker may be restarting).
+            waited = (utc_now() - (recording.updated_at or utc_now())).total_seconds()
+            if waited >= self._settings.job_stale_s and self._can_diarize is not None and not self._can_diarize():
                 return self._without_diarization(recording)
             self._hand_over(recording)
             return None

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+from datetime import timedelta
 from pathlib import Path
 
 import ffmpeg
+import msgspec
 import pytest
 
+from engine.clock import utc_now
 from engine.errors import AudioTooLong, ServiceUnavailable
 from engine.index.memory import MemoryIndex
 from engine.jobs.pipeline import TranscriptionJob, transcription_id_for
@@ -258,15 +261,20 @@ def test_a_diarize_recording_waits_for_its_stage_and_finishes_without_speakers_w
     assert waiting is not None and (waiting.status, waiting.stage) == (Status.PROCESSING, "diarization")
     # The sweeper queues it again while a diarization worker lives: handed over again, nothing else.
     assert world.job.run(rec.id) is None and world.handed_over == [rec.id, rec.id]
-    # ... and once none is left, the recording finishes with its words and says why it has no speakers.
+    # None left: a redelivery right after the hand-over still hands over (one may be restarting) ...
     world.diarization_workers = False
+    assert world.job.run(rec.id) is None and world.handed_over == [rec.id] * 3
+    # ... but once the stage has waited EARSHOT_JOB_STALE_S (the sweeper's requeue), the recording
+    # finishes with its words and says why it has no speakers.
+    stale = msgspec.structs.replace(waiting, updated_at=utc_now() - timedelta(seconds=Settings().job_stale_s + 1))
+    assert world.index.update(stale, expect=Status.PROCESSING)
     assert world.job.run(rec.id) == Status.TRANSCRIBED
     transcript = world.transcript(rec)
     assert transcript is not None and transcript.text == "hello brave new world"
     assert transcript.diarization is not None and transcript.diarization.status == "failed"
     assert transcript.diarization.error is not None
     assert transcript.diarization.error.code == "DIARIZATION_UNAVAILABLE"
-    assert world.handed_over == [rec.id, rec.id]
+    assert world.handed_over == [rec.id] * 3
 
 
 def test_channels_split_on_a_one_channel_file_still_labels_channel_0(tmp_path: Path) -> None:
