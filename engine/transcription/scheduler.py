@@ -347,8 +347,13 @@ def _heard_from(result: WindowResult) -> float:
 
 def _starts_late(item: WindowItem, result: WindowResult, mask: SpeechMask) -> bool:
     """The window was decoded after previous text and its own text starts `UNHEARD_SECONDS` or
-    more after its start, or not at all, though there is speech before that (`UNHEARD_SPEECH` of it)."""
-    if not (item.prompt or item.previous_tokens):
+    more after its start, or not at all, though there is speech before that (`UNHEARD_SPEECH` of it).
+
+    Not where the model needed a temperature over `PROMPT_RESET_TEMPERATURE`: there it could not make
+    out the audio itself (crosstalk, noise), the previous text is not what it stumbled on, and a
+    second decode runs the whole temperature ladder again for nothing (measured: the rotated long
+    file's crosstalk window, 15 s up to 0.8 then 5 s more without the text, both with no words)."""
+    if not (item.prompt or item.previous_tokens) or result.temperature > PROMPT_RESET_TEMPERATURE:
         return False
     first = _heard_from(result)
     return first - item.offset >= UNHEARD_SECONDS and mask.seconds(item.offset, first - 0.5) >= UNHEARD_SPEECH

@@ -11,10 +11,10 @@ from engine.transcription.scheduler import _resume_at, _starts_late
 SR = 16000
 
 
-def result(offset: float, ends: list[float], consumed: float) -> WindowResult:
+def result(offset: float, ends: list[float], consumed: float, temperature: float = 0.0) -> WindowResult:
     segments = [DecodedSegment(start=e - 2, end=e, text=" words", tokens=[], words=[]) for e in ends]
     return WindowResult(
-        offset=offset, duration=26.0, language="de", language_probability=0.9, temperature=0.0,
+        offset=offset, duration=26.0, language="de", language_probability=0.9, temperature=temperature,
         avg_logprob=-0.3, compression_ratio=1.2, no_speech_prob=0.01, skipped=False, last_speech=offset,
         segments=segments, consumed=consumed,
     )  # fmt: skip
@@ -48,6 +48,10 @@ def test_text_that_starts_late_after_previous_text_is_decoded_again_without_it()
     assert not _starts_late(conditioned, late, mask(26.0, 37.8, 52.0))  # nothing to hear before it
     assert not _starts_late(conditioned, result(26.0, [30.0], consumed=52.0), mask(26.0, 26.0, 52.0))  # on time
     assert not _starts_late(ITEM, late, mask(26.0, 26.0, 52.0))  # no previous text to blame
+    # The model could not make out the audio at all (the temperature ladder went past 0.5): the
+    # previous text is not to blame either, and another ladder would cost seconds for nothing.
+    assert _starts_late(conditioned, result(26.0, [], consumed=52.0, temperature=0.4), mask(26.0, 26.0, 52.0))
+    assert not _starts_late(conditioned, result(26.0, [], consumed=52.0, temperature=0.6), mask(26.0, 26.0, 52.0))
 
 
 def test_a_breath_or_a_word_tail_in_what_was_left_unheard_is_not_worth_another_call() -> None:
