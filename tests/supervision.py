@@ -31,6 +31,18 @@ def events(path: Path, message: str) -> list[dict[str, Any]]:
     return out
 
 
+def logged(
+    path: Path, message: str, enough: Callable[[list[dict[str, Any]]], bool], timeout: float = 10
+) -> list[dict[str, Any]]:
+    """`events(path, message)` once `enough` of them are there (or after `timeout`). A worker logs
+    "transcribed" after it stores the status, so right after the API says transcribed the line may
+    not be written yet."""
+    deadline = time.monotonic() + timeout
+    while not enough(found := events(path, message)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return found
+
+
 def ready_pids(path: Path) -> list[int]:
     """Worker processes that said `worker ready`, in order."""
     return [int(e["pid"]) for e in events(path, "worker ready")]

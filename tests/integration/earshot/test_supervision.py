@@ -33,6 +33,7 @@ from tests.supervision import (
     alive,
     events,
     kill9,
+    logged,
     wait_for,
     wait_progress,
     wait_ready,
@@ -152,7 +153,8 @@ def test_a_killed_worker_process_is_replaced_while_the_api_answers(up: Up, long_
         )
         REPORT.restarts.append("worker process (earshot up)")
     assert health.polls > 20 and health.failures == []
-    runs = [e for e in events(up.out, "transcribed") if e.get("recording_id") == rid]
+    mine = lambda found: [e for e in found if e.get("recording_id") == rid]  # noqa: E731
+    runs = mine(logged(up.out, "transcribed", mine))
     assert len(runs) == 1 and runs[0]["pid"] != victim
     assert alive(node) and up.proc.poll() is None
 

@@ -12,6 +12,7 @@ from earshot.processes import Proc, free_port, start_api, start_worker
 from engine.keyspace import BROKER_NAMESPACE, KEYS
 from engine.settings import Settings
 from tests.conftest import Stack, log_events, wait_all
+from tests.supervision import logged
 
 pytestmark = pytest.mark.integration
 
@@ -47,13 +48,8 @@ def test_one_worker_takes_jobs_from_every_transcription_queue_it_names(
     wait_ready(logs / "worker.log")
     on_first = upload(env["EARSHOT_URL"], stack, audio_dir / "espeak_1.wav")
     on_gpu = upload(f"http://127.0.0.1:{gpu_port}", stack, audio_dir / "espeak_2.wav")
-    # The worker logs a job after storing it, so its line may follow the status by a moment.
-    deadline = time.monotonic() + 10
-    done: set[str] = set()
-    while done != {on_first, on_gpu} and time.monotonic() < deadline:
-        done = {str(e["recording_id"]) for e in log_events(logs / "worker.log", "transcribed")}
-        time.sleep(0.1)
-    assert done == {on_first, on_gpu}
+    runs = logged(logs / "worker.log", "transcribed", lambda found: len(found) >= 2)
+    assert {str(e["recording_id"]) for e in runs} == {on_first, on_gpu}
 
 
 def test_queues_named_like_application_keys_work_and_corrupt_nothing(
@@ -67,7 +63,7 @@ def test_queues_named_like_application_keys_work_and_corrupt_nothing(
     procs.append(start_worker(named, log_path=logs / "worker-named.log"))
     wait_ready(logs / "worker-named.log")
     rid = upload(f"http://127.0.0.1:{port}", stack, audio_dir / "espeak_3.wav")
-    assert log_events(logs / "worker-named.log", "transcribed")[0]["recording_id"] == rid
+    assert logged(logs / "worker-named.log", "transcribed", bool)[0]["recording_id"] == rid
     # The application's sorted set and pool hash keep their types; the queues live elsewhere.
     assert redis.type(KEYS.processing) in (b"zset", b"none")
     assert redis.type(KEYS.pools) == b"hash"

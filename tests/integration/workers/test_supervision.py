@@ -19,7 +19,7 @@ from engine.access.keys import IssuedKey
 from engine.settings import Settings
 from tests.conftest import Stack, child_env
 from tests.faults import REPORT, upload, wait_status, watched_client
-from tests.supervision import alive, events, kill9, wait_progress, wait_ready
+from tests.supervision import alive, events, kill9, logged, wait_progress, wait_ready
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +49,8 @@ def key(stack: Stack) -> IssuedKey:
 
 
 def transcribed_by(log: Path, rid: str) -> list[int]:
-    return [int(e["pid"]) for e in events(log, "transcribed") if e.get("recording_id") == rid]
+    runs = logged(log, "transcribed", lambda found: any(e.get("recording_id") == rid for e in found))
+    return [int(e["pid"]) for e in runs if e.get("recording_id") == rid]
 
 
 def test_a_killed_worker_process_is_replaced_and_its_job_runs_once(

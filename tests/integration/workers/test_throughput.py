@@ -20,6 +20,7 @@ from engine.transcription import audio
 from engine.transcription.batching import BatchingTranscriber
 from engine.transcription.whisper import TranscribeOptions, WhisperTranscriber
 from tests.conftest import ROOT, Stack, log_events, wait_all
+from tests.supervision import logged
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +43,8 @@ def test_two_worker_processes_share_a_queue_and_transcribe_each_recording_once(
             ids.append(client.post("/v1/recordings", files={"file": (name, data)}).json()["id"])
         done = wait_all(client, ids)
     assert [d["status"] for d in done] == ["transcribed"] * 6
-    runs = log_events(logs / "workers.log", "transcribed")
+    every = lambda found: {str(e["recording_id"]) for e in found} >= set(ids)  # noqa: E731
+    runs = logged(logs / "workers.log", "transcribed", every)
     per_recording = Counter(str(e["recording_id"]) for e in runs)
     assert per_recording == dict.fromkeys(ids, 1), per_recording
     assert len({e["pid"] for e in runs}) == 2, "both worker processes should have taken jobs"
@@ -74,7 +76,7 @@ def test_a_model_is_routed_to_the_queue_of_the_pool_that_runs_it(
         assert client.get(f"/v1/recordings/{rid}/transcription").json()["model"] == other_model
         rejected = client.post("/v1/recordings", files={"file": ("a.wav", data)}, data={"model": "large-v9"})
         assert rejected.status_code == 400 and "GET /v1/models" in rejected.json()["error"]["message"]
-    assert [e["recording_id"] for e in log_events(logs / "gpu.log", "transcribed")] == [rid]
+    assert [e["recording_id"] for e in logged(logs / "gpu.log", "transcribed", bool)] == [rid]
 
 
 @pytest.fixture(scope="module")
