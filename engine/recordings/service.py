@@ -196,7 +196,7 @@ class RecordingService:
             judge_url(url, allow_private=self._settings.allow_private_urls, allowed=self._settings.private_allowlist)
         except TargetRefused:
             raise InvalidParameter("source_url points to a private or loopback address, which is not allowed") from None
-        fields = json_fields(payload, self.check_field)
+        fields = json_fields(payload, self.field_checker())
         path = urlsplit(url).path
         extension = extension_for(path, None)
         recording_id = new_id()
@@ -213,12 +213,10 @@ class RecordingService:
         self.commit(recording)
         return recording
 
-    def check_field(self, name: str, value: str) -> None:
-        check_form_field(name, value, self._models.names() if name == "model" else ())
-
     def field_checker(self) -> Callable[[str, str], None]:
-        """`check_field` with the model names read now (a Redis read: call it off the event loop),
-        for checking a streamed form's fields on the event loop without touching Redis."""
+        """The check of one optional field (`check_form_field`), with the model names read now (a
+        Redis read: call it off the event loop); the check itself touches nothing, so a streamed
+        form's fields are checked on the event loop."""
         names = self._models.names()
         return lambda name, value: check_form_field(name, value, names if name == "model" else ())
 
