@@ -22,6 +22,7 @@ application key can be mistaken for a queue.
 | ``earshot:evt:{id}``, ``earshot:evt:{id}:published`` | string, expires | webhooks |
 | ``earshot:voc:{id}``, ``earshot:t:{tenant}:vocs`` | string (JSON Vocabulary), zset id → created ms | vocabularies |
 | ``earshot:lock:{recording_id}`` | string lease, expires | jobs.locks |
+| ``earshot:runs:{recording_id}:{stage}`` | counter of runs begun and not ended, expires | jobs.locks |
 | ``earshot:pools``, ``earshot:pools:expiry`` | hashes | jobs.routing |
 | ``earshot:metrics:{jobs,audio_seconds,webhooks,restarts}``, ``…:{histogram}:{model}`` | hashes | ops.metrics |
 """
@@ -120,6 +121,9 @@ class KeySpace:
     # Jobs
     def lock(self, recording_id: str) -> str:
         return f"{self.prefix}:lock:{recording_id}"
+
+    def runs(self, recording_id: str, stage: str) -> str:
+        return f"{self.prefix}:runs:{recording_id}:{stage}"
 
     @property
     def pools(self) -> str:

@@ -30,7 +30,7 @@ from engine.clock import utc_now
 from engine.diarization import Diarizer, SpeakerCount, SpeakerTurn
 from engine.errors import DiarizationFailed, JobFailure, ServiceUnavailable
 from engine.index.protocol import Index
-from engine.jobs.locks import RecordingLocks
+from engine.jobs.locks import MAX_DEATHS, RecordingLocks, died_message
 from engine.ops.metrics import JobMetrics
 from engine.recordings.model import DIARIZATION_STAGE, Features, Recording, RecordingError, Status, transcript_key
 from engine.recordings.outcomes import Outcomes
@@ -73,13 +73,21 @@ class DiarizationJob:
         if recording is None:
             return None
         if recording.status != Status.PROCESSING:
-            return None  # finished by an earlier run (which published), or deleted and gone
+            # Finished by an earlier run: make sure its event went out (that run may have died, or
+            # lost Redis, between its index write and its publish; publishing is idempotent).
+            self._republish(recording)
+            return None
         if recording.stage != DIARIZATION_STAGE or recording.transcript_key is None:
             log.warning("not ready for diarization", extra={"recording_id": recording_id})
             return None  # its transcription job queues this stage once the transcript is stored
-        lease = self._locks.hold(recording.id) if self._locks else contextlib.nullcontext()
-        with lease:
+        lease = self._locks.hold(recording.id, DIARIZATION_STAGE) if self._locks else contextlib.nullcontext(0)
+        with lease as deaths:
             document = self._transcript(recording)
+            if deaths >= MAX_DEATHS:
+                log.error("diarization runs died mid-stage; given up", extra={"recording_id": recording.id})
+                if self._locks is not None:
+                    self._locks.forget_deaths(recording.id, DIARIZATION_STAGE)
+                return self._finish(recording, _failed(document, DiarizationFailed(died_message(deaths))))
             try:
                 labelled = self._diarize(recording, document)
             except JobFailure as exc:
@@ -93,6 +101,12 @@ class DiarizationJob:
         if recording is None or recording.status != Status.PROCESSING or recording.stage != DIARIZATION_STAGE:
             return None
         return self._finish(recording, _failed(self._transcript(recording), exc))
+
+    def _republish(self, recording: Recording) -> None:
+        if recording.status != Status.TRANSCRIBED or not recording.transcript_key:
+            return  # a failed recording's event is its own job's (`Outcomes.fail` publishes it)
+        raw = self._storage.get_bytes(recording.transcript_key)
+        self._outcomes.publish(recording, None if raw is None else _decode(raw))
 
     def _transcript(self, recording: Recording) -> StoredTranscription:
         assert recording.transcript_key is not None

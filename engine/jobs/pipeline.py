@@ -26,7 +26,7 @@ from engine.diarization import Diarizer
 from engine.errors import AudioTooLong, DiarizationUnavailable, JobFailure, ServiceUnavailable, TranscriptionError
 from engine.index.protocol import Index
 from engine.jobs.diarization import DiarizationJob
-from engine.jobs.locks import RecordingLocks
+from engine.jobs.locks import MAX_DEATHS, RecordingLocks, died_message
 from engine.ops.metrics import JobMetrics
 from engine.outbound.fetch import fetch_to_storage
 from engine.recordings.languages import LANGUAGES, language_name
@@ -114,8 +114,10 @@ class TranscriptionJob:
                 return self._without_diarization(recording)
             self._hand_over(recording)
             return None
-        lease = self._locks.hold(recording.id) if self._locks else contextlib.nullcontext()
-        with lease, tempfile.TemporaryDirectory(prefix="earshot-") as tmp:
+        lease = self._locks.hold(recording.id) if self._locks else contextlib.nullcontext(0)
+        with lease as deaths, tempfile.TemporaryDirectory(prefix="earshot-") as tmp:
+            if deaths >= MAX_DEATHS:
+                return self._give_up(recording, deaths)
             if self._locks is not None and recording.sample_rate is not None:
                 # An earlier run got as far as probing, so it may have stored a transcript it never
                 # claimed; a first run has nothing to look for (no LIST on the common path). Under
@@ -158,6 +160,9 @@ class TranscriptionJob:
     def _obtain_audio(self, recording: Recording, path: Path) -> Recording | None:
         """Download the audio (fetching a by-URL recording's source first); None if it is gone."""
         if self._storage.download(recording.s3_key, path):
+            if recording.file_size_bytes is None and recording.features and recording.features.source_url:
+                # Fetched by an earlier run that died (or lost Redis) before it stored the size.
+                return self._sized(recording, path.stat().st_size)
             return recording
         fetched = self._fetch_source(recording)
         if fetched is None or not self._storage.download(fetched.s3_key, path):
@@ -396,6 +401,10 @@ class TranscriptionJob:
             allow_private=self._settings.allow_private_urls,
             allowed=self._settings.private_allowlist,
         )
+        return self._sized(recording, size)
+
+    def _sized(self, recording: Recording, size: int) -> Recording | None:
+        """The by-URL recording with its fetched audio's size stored (None if deleted meanwhile)."""
         fetched = msgspec.structs.replace(recording, file_size_bytes=size, updated_at=utc_now())
         if not self._index.update(fetched):
             self._storage.delete(recording.s3_key)  # deleted while we fetched
@@ -406,6 +415,13 @@ class TranscriptionJob:
         """End a recording `failed` with `exc`'s code (no-op if it is gone or already done)."""
         recording = self._index.get(recording_id)
         return None if recording is None else self._fail(recording, exc)
+
+    def _give_up(self, recording: Recording, deaths: int) -> Status | None:
+        """Fail a recording whose runs killed the process running them, `deaths` times over."""
+        log.error("runs died mid-job; given up", extra={"recording_id": recording.id, "deaths": deaths})
+        if self._locks is not None:
+            self._locks.forget_deaths(recording.id)
+        return self._fail(recording, TranscriptionError(died_message(deaths)))
 
     def _fail(self, recording: Recording, exc: JobFailure) -> Status | None:
         return None if self._outcomes.fail(recording, exc) is None else Status.FAILED

@@ -13,15 +13,25 @@ import logging
 from collections.abc import Callable
 
 from engine.clock import to_ms, utc_now
+from engine.index.protocol import Index
 from engine.index.redis_index import RedisIndex
 from engine.jobs.locks import RecordingLocks
-from engine.recordings.model import Recording, Status
+from engine.recordings.model import Recording, Status, recording_id_of
 from engine.storage.protocol import Storage
 from engine.storage.purge import purge
 
-__all__ = ["sweep"]
+__all__ = ["finish_deletes", "sweep"]
 
 log = logging.getLogger("earshot.sweeper")
+
+
+def finish_deletes(index: Index, storage: Storage) -> None:
+    """Remove the objects of recordings whose DELETE could not (storage down) or did not (its
+    process died) remove them. A prefix whose recording is still indexed is left alone: that DELETE
+    died before its index write, so the recording is not deleted, and its audio stays."""
+    for prefix in index.orphans():
+        if index.get(recording_id_of(prefix)) is None:
+            purge(storage, index, prefix)
 
 
 def sweep(
@@ -34,8 +44,7 @@ def sweep(
 ) -> list[str]:
     """Requeue stale recordings (returns their ids); remove objects a DELETE could not."""
     if storage is not None:
-        for prefix in index.orphans():
-            purge(storage, index, prefix)
+        finish_deletes(index, storage)
     now = to_ms(utc_now())
     requeued = []
     for recording_id in index.stale_processing(now - int(stale_s * 1000)):

@@ -125,6 +125,11 @@ def object_prefix(tenant_id: str, recording_id: str) -> str:
     return f"{tenant_id}/{recording_id}."
 
 
+def recording_id_of(prefix: str) -> str:
+    """The recording an `object_prefix` belongs to."""
+    return prefix.rsplit("/", 1)[-1].removesuffix(".")
+
+
 _TAG_KEY = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MAX_TAGS = 10

@@ -355,11 +355,15 @@ class RecordingService:
 
     def delete(self, tenant_id: str, recording_id: str) -> None:
         recording = self.get(tenant_id, recording_id)
+        prefix = object_prefix(recording.tenant_id, recording.id)
+        # Its objects are owed a purge from here on: were this process to die before the purge
+        # is done, the sweeper finishes it (it leaves alone a prefix whose recording is still indexed).
+        self._index.remember_orphans(prefix)
         # Index first: a job that finishes after this sees the recording gone and writes nothing.
         removed = self._index.delete(recording.id)
         if removed is None:
             raise RecordingNotFound(f"recording {recording_id[:64]!r} not found")
-        purge(self._storage, self._index, object_prefix(removed.tenant_id, removed.id))
+        purge(self._storage, self._index, prefix)
 
     def retry(self, tenant_id: str, recording_id: str) -> Recording:
         """Run a recording's failed stage again: a `failed` recording is transcribed again from its

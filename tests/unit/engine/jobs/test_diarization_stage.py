@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from engine.diarization import SpeakerCount, SpeakerTurn
+from engine.errors import ServiceUnavailable
 from engine.jobs.diarization import DiarizationJob
 from engine.recordings.model import Features, Status
 from engine.settings import Settings
@@ -61,3 +64,40 @@ def test_a_speaker_heard_without_words_leaves_no_gap_in_the_numbering(jfk: bytes
     assert doc is not None and doc.diarization is not None
     assert [w.speaker for w in doc.words] == ["Speaker 1", "Speaker 1", "Speaker 2", "Speaker 2"]
     assert doc.diarization.speakers == 2 and doc.speakers is not None and len(doc.speakers) == 2
+
+
+class PublishFailsOnce:
+    """Redis goes away between the stage's index write and its webhook event, once."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[str, Status, int | None]] = []
+        self.failed = False
+
+    def publish(self, recording: Any, transcription: Any) -> str | None:
+        if not self.failed:
+            self.failed = True
+            raise ServiceUnavailable("redis is unavailable")
+        speakers = len(transcription.speakers) if transcription and transcription.speakers else None
+        self.published.append((recording.id, recording.status, speakers))
+        return "evt"
+
+
+def test_a_stage_finished_without_its_event_sends_it_on_the_redelivery(jfk: bytes) -> None:
+    world = World()
+    rec = world.add(jfk, features=Features(model="fake", diarize=True))
+    assert world.job.run(rec.id) == Status.PROCESSING
+    events = PublishFailsOnce()
+    turns = [SpeakerTurn(0.0, 0.95, 1), SpeakerTurn(0.95, 2.0, 2)]
+    stage = DiarizationJob(
+        settings=Settings(),
+        index=world.index,
+        storage=world.storage,
+        diarizer=lambda: FixedTurns(turns),
+        events=events,  # type: ignore[arg-type]
+    )
+    with pytest.raises(ServiceUnavailable):
+        stage.run(rec.id)  # the recording is transcribed, the webhook not sent
+    done = world.index.get(rec.id)
+    assert done is not None and done.status == Status.TRANSCRIBED
+    assert stage.run(rec.id) is None  # the queue's retry: nothing to diarize ...
+    assert events.published == [(rec.id, Status.TRANSCRIBED, 2)]  # ... but the event goes out

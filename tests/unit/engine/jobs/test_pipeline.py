@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from engine.clock import utc_now
 from engine.errors import AudioTooLong, ServiceUnavailable
 from engine.index.memory import MemoryIndex
+from engine.jobs.locks import MAX_DEATHS
 from engine.jobs.pipeline import TranscriptionJob, transcription_id_for
 from engine.recordings.model import Features, Recording, Status
 from engine.settings import Settings
@@ -246,8 +248,64 @@ def test_a_transcript_whose_claim_failed_is_not_left_behind_by_the_retry(jfk: by
 class NoLocks:
     """A lease that always holds (one run at a time is the test's own doing)."""
 
-    def hold(self, recording_id: str) -> contextlib.AbstractContextManager[None]:
-        return contextlib.nullcontext()
+    def hold(self, recording_id: str, stage: str = "transcription") -> contextlib.AbstractContextManager[int]:
+        return contextlib.nullcontext(0)
+
+
+class CountingLocks:
+    """RecordingLocks' count of runs begun and never ended, in memory; `die()` makes the next run's
+    process die mid-run (its hold is never left)."""
+
+    def __init__(self) -> None:
+        self.runs: dict[tuple[str, str], int] = {}
+        self.dying = False
+
+    def die(self) -> None:
+        self.dying = True
+
+    @contextlib.contextmanager
+    def hold(self, recording_id: str, stage: str = "transcription") -> Iterator[int]:
+        key = (recording_id, stage)
+        self.runs[key] = self.runs.get(key, 0) + 1
+        if self.dying:
+            self.dying = False
+            raise SystemExit("killed")  # stands for SIGKILL: the count is not taken back
+        try:
+            yield self.runs[key] - 1
+        finally:
+            self.runs[key] = max(self.runs.get(key, 0) - 1, 0)
+
+    def forget_deaths(self, recording_id: str, stage: str = "transcription") -> None:
+        self.runs.pop((recording_id, stage), None)
+
+
+def test_a_recording_whose_runs_keep_killing_the_worker_fails_after_three_deaths_and_a_retry_starts_afresh(
+    jfk: bytes,
+) -> None:
+    world = World()
+    locks = CountingLocks()
+    world.job = TranscriptionJob(
+        settings=Settings(),
+        index=world.index,
+        storage=world.storage,
+        transcriber_for=lambda name: world.transcriber,
+        locks=locks,  # type: ignore[arg-type]
+    )
+    rec = world.add(jfk)
+    for _ in range(MAX_DEATHS):  # out of memory, say: Dramatiq redelivers it every time
+        locks.die()
+        with pytest.raises(SystemExit):
+            world.job.run(rec.id)
+        current = world.index.get(rec.id)
+        assert current is not None and current.status == Status.PROCESSING
+    assert world.job.run(rec.id) == Status.FAILED  # the next delivery gives up, before any work
+    failed = world.index.get(rec.id)
+    assert failed is not None and failed.error is not None
+    assert failed.error.code == "TRANSCRIPTION_ERROR" and "died 3 times" in failed.error.message
+    assert world.transcriber.calls == []
+    # A user's retry gets a fresh count: one clean run transcribes it.
+    world.index.update(msgspec.structs.replace(failed, status=Status.PROCESSING, error=None), expect=Status.FAILED)
+    assert world.job.run(rec.id) == Status.TRANSCRIBED
 
 
 def test_a_diarize_recording_waits_for_its_stage_and_finishes_without_speakers_when_no_worker_is_left(
@@ -290,3 +348,13 @@ def test_channels_split_on_a_one_channel_file_still_labels_channel_0(tmp_path: P
     assert {(s.channel, s.speaker) for s in transcript.segments} == {(0, "Channel 0")}
     assert transcript.utterances is not None and [u.channel for u in transcript.utterances] == [0]
     assert transcript.speakers is not None and [s.words for s in transcript.speakers] == [4]
+
+
+def test_a_by_url_recording_fetched_by_a_run_that_died_before_storing_its_size_gets_its_size(jfk: bytes) -> None:
+    world = World()
+    rec = world.add(jfk, features=Features(model="fake", source_url="https://calls.example.com/r.flac"))
+    # As the earlier run left it: the fetched audio stored, its size not yet in the index.
+    world.index.update(msgspec.structs.replace(rec, file_size_bytes=None))
+    assert world.job.run(rec.id) == Status.TRANSCRIBED
+    done = world.index.get(rec.id)
+    assert done is not None and done.file_size_bytes == len(jfk)  # its audio link works again

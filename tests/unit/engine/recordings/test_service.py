@@ -249,6 +249,38 @@ def test_objects_a_delete_could_not_remove_are_remembered_and_purged_later() -> 
     assert storage.objects == {} and index.orphans() == []
 
 
+class Killed(BaseException):
+    """Stands for SIGKILL: nothing after it runs."""
+
+
+def test_a_delete_whose_process_dies_part_way_is_finished_by_the_sweeper_and_never_removes_a_live_recording() -> None:
+    from engine.jobs.sweeper import finish_deletes
+
+    svc, index, storage, _ = service()
+    kept, gone = upload(svc, multipart(b"RIFFkept")), upload(svc, multipart(b"RIFFgone"))
+    real_delete, real_list = index.delete, storage.list_keys
+
+    def die(*args: object, **kwargs: object) -> object:
+        raise Killed()
+
+    index.delete = die  # type: ignore[method-assign]  # dies before its index write
+    with pytest.raises(Killed):
+        svc.delete("t1", kept.id)
+    index.delete = real_delete  # type: ignore[method-assign]
+    storage.list_keys = die  # type: ignore[method-assign]  # dies after it, before the purge
+    with pytest.raises(Killed):
+        svc.delete("t1", gone.id)
+    storage.list_keys = real_list  # type: ignore[method-assign]
+    assert gone.s3_key in storage.objects  # left behind by the dead process ...
+
+    finish_deletes(index, storage)
+
+    assert gone.s3_key not in storage.objects  # ... and removed by the sweeper
+    assert svc.get("t1", kept.id).s3_key in storage.objects  # a DELETE that never happened removes nothing
+    svc.delete("t1", kept.id)  # the user's retry deletes it, once and for all
+    assert storage.objects == {} and index.orphans() == []
+
+
 def test_an_english_only_model_asked_for_another_language_is_400_naming_it_and_stores_nothing() -> None:
     svc, index, storage, jobs = service()
     with pytest.raises(InvalidParameter, match=r"'tiny\.en' is English-only") as caught:
