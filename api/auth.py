@@ -1,6 +1,7 @@
 """Credentials on every /v1 route: an API key and secret sent as Basic `api_key:api_secret`, as
 `Bearer api_key:api_secret` (OpenAI-style clients), or as the seed SDK's `X-VocaFuse-API-Key` /
-`X-VocaFuse-API-Secret` headers; Bearer upload tokens (`et_…`) for uploads only."""
+`X-VocaFuse-API-Secret` headers; Bearer upload tokens (`et_…`) for uploading files and reading back
+their own recordings."""
 
 from __future__ import annotations
 
@@ -54,7 +55,10 @@ def basic_credentials(header: str | None) -> tuple[str, str]:
 def _bearer_pair(value: str) -> tuple[str, str]:
     """`Bearer api_key:api_secret`, the one-string credential OpenAI-style clients send."""
     if value.startswith(_TOKEN_PREFIX):
-        raise Unauthorized("an upload token may only upload (POST /v1/recordings)")
+        raise Unauthorized(
+            "an upload token may only upload a file (POST /v1/recordings) and read back its own "
+            "recordings; this route needs an API key"
+        )
     key, sep, secret = value.partition(":")
     if not sep or not key or not secret:
         raise Unauthorized("malformed Bearer credentials: send api_key:api_secret")

@@ -172,13 +172,25 @@ def openai_error_response(
     return Response({"error": body}, status_code=status, media_type=MediaType.JSON, headers=headers or None)
 
 
+REGISTERED = "earshot_registered_recording"
+"""`request.state` key an OpenAI route sets once the upload is a recording of its own."""
+
+
+def _registered(request: Request[Any, Any, Any]) -> bool:
+    return REGISTERED in request.state
+
+
 def _openai_earshot(request: Request[Any, Any, Any], exc: errors.EarshotError) -> Response[dict[str, object]]:
     # A synchronous route reports the recording's own failure: bad audio is the caller's error.
     status = 400 if isinstance(exc, (errors.InvalidAudio, errors.AudioTooLong)) else status_of(exc)
     if status >= 500:
         log.warning("request failed: %s %s: %s", request.method, request.url.path, exc.code)
     param = getattr(exc, "param", None) or ("file" if isinstance(exc, _FILE_ERRORS) else None)
-    return openai_error_response(exc.code, exc.message, status, param=param, headers=retry_headers(exc))
+    headers = retry_headers(exc)
+    if _registered(request):
+        # The audio is queued already: sending it again would transcribe it twice.
+        headers = {**(headers or {}), "x-should-retry": "false"}
+    return openai_error_response(exc.code, exc.message, status, param=param, headers=headers)
 
 
 def _openai_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, object]]:

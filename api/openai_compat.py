@@ -7,8 +7,7 @@ to `SYNC_WAIT_S`, to answer in the asked format. Credentials are those of every 
 clients send `Authorization: Bearer api_key:api_secret`); errors are in OpenAI's shape.
 
 `whisper-1` means the deployment's default model. An English-only model (`*.en`) cannot translate,
-nor transcribe another language: 400, naming the model. The workers only transcribe, so a
-translation is refused with a multilingual model too, until they learn Whisper's translate task.
+nor transcribe another language: 400, naming the model; a multilingual model translates.
 `temperature` is checked (0-1) but not used: the workers decode with their own fallback schedule.
 """
 
@@ -26,7 +25,7 @@ from api.auth import credentials
 from api.bodies import timed
 from api.catalog import OPENAI_MODEL_ALIASES
 from api.docs import openai_errors
-from api.errors import openai_exception_handlers
+from api.errors import REGISTERED, openai_exception_handlers
 from api.limits import ApiLimits, UploadSlots
 from api.uploads import check_declared_length, receive_multipart
 from engine.errors import (
@@ -34,6 +33,7 @@ from engine.errors import (
     EarshotError,
     InvalidAudio,
     InvalidParameter,
+    ServiceUnavailable,
     TranscriptionError,
     TranscriptionTimeout,
 )
@@ -151,11 +151,20 @@ def _temperature(value: str) -> float:
 
 
 async def wait_for(service: RecordingService, tenant_id: str, recording_id: str, timeout_s: float) -> Recording:
-    """The recording once its job has finished (transcribed or failed), polling the index."""
+    """The recording once its job has finished (transcribed or failed), polling the index.
+
+    A Redis outage while it waits is waited out, up to the same deadline: the audio is queued
+    already, and an error here would only make the client upload it again."""
     deadline = time.monotonic() + timeout_s
     delay = 0.05
     while True:
-        recording = await asyncio.to_thread(service.get, tenant_id, recording_id)
+        try:
+            recording = await asyncio.to_thread(service.get, tenant_id, recording_id)
+        except ServiceUnavailable:
+            if time.monotonic() >= deadline:
+                raise
+            await asyncio.sleep(0.5)
+            continue
         if recording.status != Status.PROCESSING:
             return recording
         if time.monotonic() >= deadline:
@@ -247,6 +256,9 @@ async def _run(
         await asyncio.to_thread(service.storage.delete, received.key)
         raise
     await asyncio.to_thread(service.register_upload, ctx, recording_id, received)
+    # From here on the audio is a recording of its own: whatever goes wrong, a client that sent
+    # it again would make a second one (`api.errors` answers with `x-should-retry: false`).
+    request.state[REGISTERED] = recording_id
     recording = await wait_for(service, tenant_id, recording_id, SYNC_WAIT_S)
     if recording.status == Status.FAILED:
         raise _failure(recording)

@@ -15,7 +15,7 @@ from api.docs import errors
 from api.limits import ApiLimits, UploadSlots
 from api.listing import parse_list_params
 from api.uploads import check_declared_length, receive_upload
-from engine.errors import InvalidParameter, RecordingNotFound
+from engine.errors import InvalidParameter, RecordingNotFound, Unauthorized
 from engine.recordings.model import Recording
 from engine.recordings.service import RecordingService, UploadContext
 from engine.recordings.subtitles import FORMATS, render
@@ -80,6 +80,10 @@ class RecordingsController(Controller):
         )
         content_type = request.headers.get("content-type") or ""
         if content_type.split(";")[0].strip().lower() == "application/json":
+            if principal.source == "token":
+                # A browser or device sends its own audio; having the engine fetch a URL (any
+                # public host, up to the size limit) is for API keys.
+                raise Unauthorized("an upload token may only upload a file; a source_url needs an API key")
             payload = await json_body(request, timeout_s=limits.body_read_timeout_s)
             if principal.source == "api":
                 ctx = dataclasses.replace(ctx, upload_source="url")

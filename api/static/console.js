@@ -226,6 +226,10 @@ function signInView() {
   render(form);
 }
 
+// A take recorded here whose upload failed: kept (also across signing in again) until it is sent,
+// saved or discarded, so that a refused token or a lost connection never throws a recording away.
+let unsent = null; // { blob, filename, seconds }
+
 function newRecordingPanel() {
   const progress = h("progress", { id: "upload-progress", max: "1", value: "0" });
   const progressText = h("span", { id: "upload-progress-text", class: "muted", "aria-live": "polite" });
@@ -243,7 +247,32 @@ function newRecordingPanel() {
     recordButton.disabled = on && !recorder;
   };
 
-  async function send(blob, filename) {
+  const unsentBox = h("div", { id: "unsent", class: "unsent", role: "status", hidden: true });
+  let unsentUrl = null;
+  const showUnsent = () => {
+    if (unsentUrl) URL.revokeObjectURL(unsentUrl);
+    unsentUrl = null;
+    if (!unsent) {
+      unsentBox.hidden = true;
+      unsentBox.replaceChildren();
+      return;
+    }
+    const take = unsent;
+    unsentUrl = URL.createObjectURL(take.blob);
+    unsentBox.replaceChildren(
+      h("p", {}, `A recording of ${clock(take.seconds)} was not uploaded. It is kept in this tab until you send or save it.`),
+      h("div", { class: "actions" },
+        h("button", { type: "button", id: "resend", onclick: () => send(take.blob, take.filename, take.seconds) },
+          "Upload it again"),
+        h("a", { id: "save-unsent", class: "button secondary", href: unsentUrl, download: take.filename },
+          "Save the audio file"),
+        h("button", { type: "button", id: "discard-unsent", class: "secondary",
+          onclick: () => { unsent = null; showUnsent(); } }, "Discard")));
+    unsentBox.hidden = false;
+  };
+  leaving.push(() => { if (unsentUrl) URL.revokeObjectURL(unsentUrl); });
+
+  async function send(blob, filename, seconds = null, note = null) {
     clearMessage();
     let tags;
     try {
@@ -267,9 +296,15 @@ function newRecordingPanel() {
       });
       progress.value = 1;
       progressText.textContent = "Uploaded: transcribing…";
+      if (unsent && unsent.blob === blob) unsent = null;
+      if (note) flash = { text: note, kind: "info" };
       navigate(`#/recordings/${encodeURIComponent(recording.id)}`);
     } catch (err) {
       status.hidden = true;
+      if (seconds !== null) {
+        unsent = { blob, filename, seconds }; // a take exists nowhere else: keep it
+        showUnsent();
+      }
       fail(err);
     } finally {
       busy(false);
@@ -297,6 +332,28 @@ function newRecordingPanel() {
 
   let recorder = null;
   let ticker = null;
+  let startedAt = 0;
+
+  async function finishTake(ended) {
+    clearInterval(ticker);
+    const active = recorder;
+    recorder = null;
+    recordButton.classList.remove("recording");
+    recordButton.setAttribute("aria-pressed", "false");
+    recordButton.textContent = "Record from the microphone";
+    chooseButton.disabled = false;
+    const seconds = (Date.now() - startedAt) / 1000;
+    let blob;
+    try {
+      blob = await active.stop();
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    const note = ended ? "The browser stopped the recording (the microphone went away): what was recorded until then was sent." : null;
+    await send(blob, recordingFilename(blob), seconds, note);
+  }
+
   recordButton.addEventListener("click", async () => {
     if (!recorder) {
       clearMessage();
@@ -306,10 +363,11 @@ function newRecordingPanel() {
         showMessage(`Tags: ${err.message}. Write them as key=value, separated by commas.`);
         return;
       }
-      recorder = new Recorder();
+      const take = new Recorder({ onended: () => { if (recorder === take) finishTake(true); } });
+      recorder = take;
       recordButton.disabled = true; // until the browser has answered for the microphone
       try {
-        await recorder.start();
+        await take.start();
       } catch (err) {
         recorder = null;
         fail(err);
@@ -317,33 +375,29 @@ function newRecordingPanel() {
       } finally {
         recordButton.disabled = false;
       }
+      startedAt = Date.now();
       recordButton.classList.add("recording");
       recordButton.setAttribute("aria-pressed", "true");
-      const tick = () => { recordButton.textContent = `Stop recording (${clock(recorder.elapsedMs / 1000)})`; };
+      const tick = () => { recordButton.textContent = `Stop recording (${clock((Date.now() - startedAt) / 1000)})`; };
       tick();
       ticker = setInterval(tick, 250);
       chooseButton.disabled = true;
       return;
     }
-    clearInterval(ticker);
-    const active = recorder;
-    recorder = null;
-    recordButton.classList.remove("recording");
-    recordButton.setAttribute("aria-pressed", "false");
-    recordButton.textContent = "Record from the microphone";
-    const blob = await active.stop();
-    await send(blob, recordingFilename(blob));
+    await finishTake(false);
   });
   leaving.push(() => {
     clearInterval(ticker);
     if (recorder) recorder.cancel();
   });
 
-  return h("section", { class: "card new-recording", "aria-labelledby": "new-heading" },
+  const panel = h("section", { class: "card new-recording", "aria-labelledby": "new-heading" },
     h("h2", { id: "new-heading" }, "New recording"), drop,
     h("div", { class: "field" }, h("label", { for: "tags" }, "Tags (optional)"), tagsInput,
       h("p", { class: "hint" }, "custom_tags as key=value pairs; they travel with the recording and its webhooks.")),
-    status);
+    status, unsentBox);
+  showUnsent();
+  return panel;
 }
 
 function tokenHomeView() {
@@ -696,6 +750,8 @@ function showTranscript(transcription, container, player) {
 function seek(player, seconds) {
   if (!player.isConnected) return;
   player.currentTime = seconds + 0.001;
+  // Plays from there (a click is the user's gesture, so the browser allows it).
+  if (player.paused) player.play().catch(() => {});
 }
 
 function follow(player, words, elements) {

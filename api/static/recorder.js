@@ -129,6 +129,8 @@ export class Recorder {
    * @param {string} [options.mimeType] a type MediaRecorder supports (default: preferredMimeType())
    * @param {number} [options.audioBitsPerSecond]
    * @param {MediaTrackConstraints|boolean} [options.audio] getUserMedia's audio constraints
+   * @param {(blob: Blob) => void} [options.onended] called when the browser ends the recording
+   *   itself (microphone unplugged, permission revoked); stop() then resolves with that audio
    */
   constructor(options = {}) {
     this.options = options;
@@ -136,6 +138,8 @@ export class Recorder {
     this._stream = null;
     this._recorder = null;
     this._chunks = [];
+    this._ended = null;
+    this._stopping = null;
     this._startedAt = 0;
   }
 
@@ -174,28 +178,49 @@ export class Recorder {
         { cause: err });
     }
     this._chunks = [];
-    this._recorder.addEventListener("dataavailable", (event) => {
+    this._ended = null;
+    const recorder = this._recorder;
+    recorder.addEventListener("dataavailable", (event) => {
       if (event.data && event.data.size > 0) this._chunks.push(event.data);
     });
-    this._recorder.start(1000);
+    recorder.addEventListener("stop", () => {
+      if (this._recorder !== recorder || this._stopping === recorder) return; // stop() or cancel() asked for it
+      // The browser ended the recording itself: the microphone was unplugged, its permission
+      // revoked, or a phone call took it. What was recorded is kept for stop(), and onended hears of it.
+      this._ended = this._finish(recorder);
+      if (typeof this.options.onended === "function") this.options.onended(this._ended);
+    });
+    recorder.start(1000);
     this._startedAt = Date.now();
   }
 
-  /** Stops recording, releases the microphone and resolves with the recorded audio as a Blob. */
+  _finish(recorder) {
+    const type = recorder.mimeType || this.mimeType || "audio/webm";
+    const blob = new Blob(this._chunks, { type });
+    this._chunks = [];
+    this._recorder = null;
+    this._startedAt = 0;
+    this._release();
+    return blob;
+  }
+
+  /** Stops recording, releases the microphone and resolves with the recorded audio as a Blob
+   * (also after the browser ended the recording itself: then with what was recorded until then). */
   stop() {
+    if (this._ended) {
+      const blob = this._ended;
+      this._ended = null;
+      return Promise.resolve(blob);
+    }
     const recorder = this._recorder;
     if (!recorder || recorder.state === "inactive") {
       return Promise.reject(new EarshotError("not recording", { code: "NOT_RECORDING" }));
     }
     return new Promise((resolve) => {
+      this._stopping = recorder; // ours to finish: the listener in start() leaves it alone
       recorder.addEventListener("stop", () => {
-        const type = recorder.mimeType || this.mimeType || "audio/webm";
-        const blob = new Blob(this._chunks, { type });
-        this._chunks = [];
-        this._recorder = null;
-        this._startedAt = 0;
-        this._release();
-        resolve(blob);
+        this._stopping = null;
+        resolve(this._finish(recorder));
       }, { once: true });
       recorder.stop();
     });
@@ -203,8 +228,10 @@ export class Recorder {
 
   /** Stops without keeping anything. */
   cancel() {
-    if (this._recorder && this._recorder.state !== "inactive") this._recorder.stop();
+    const recorder = this._recorder;
     this._recorder = null;
+    this._ended = null;
+    if (recorder && recorder.state !== "inactive") recorder.stop();
     this._chunks = [];
     this._startedAt = 0;
     this._release();

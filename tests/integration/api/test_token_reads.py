@@ -43,6 +43,10 @@ def test_an_upload_token_reads_back_its_own_identitys_recording_and_transcript(
                              ("DELETE", f"/v1/recordings/{rid}")):  # fmt: skip
             refused = browser.request(method, path)
             assert refused.status_code == 401, (method, path, refused.text)
+        # Nor have the engine fetch a URL for it: a token sends its own audio.
+        fetch = browser.post("/v1/recordings", json={"source_url": "https://example.com/a.wav"})
+        assert fetch.status_code == 401, fetch.text
+        assert "source_url" in fetch.json()["error"]["message"]
     assert api.get(f"/v1/recordings/{rid}").status_code == 200  # still there
 
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from litestar import get
+from litestar import Request, get
 from litestar.testing import create_test_client
 
-from api.errors import openai_exception_handlers
+from api.errors import REGISTERED, openai_exception_handlers
 from api.openai_compat import AudioForm, OpenAIParameterError, answer, english_only, wait_for
 from engine import errors
 from engine.recordings.model import Recording, RecordingError, Status
@@ -172,6 +172,45 @@ def test_the_wait_is_bounded_and_says_where_the_recording_goes_on() -> None:
     with pytest.raises(errors.TranscriptionTimeout) as timed_out:
         asyncio.run(wait_for(service, "t", "r1", 0.2))
     assert "/v1/recordings/r1/transcription" in timed_out.value.message
+
+
+class FlakyService:
+    """Redis unreachable for the first polls, then the finished recording."""
+
+    def __init__(self, outages: int, final: Recording) -> None:
+        self.outages, self.final = outages, final
+
+    def get(self, tenant_id: str, recording_id: str) -> Recording:
+        if self.outages > 0:
+            self.outages -= 1
+            raise errors.ServiceUnavailable("redis unreachable")
+        return self.final
+
+
+def test_the_wait_rides_out_a_redis_outage_since_the_audio_is_queued_already() -> None:
+    done = Recording(id="r1", tenant_id="t", s3_key="k", s3_bucket="b", status=Status.TRANSCRIBED)
+    assert asyncio.run(wait_for(FlakyService(2, done), "t", "r1", 5)) is done  # type: ignore[arg-type]
+    # An outage longer than the wait is reported (and not retried: see below).
+    with pytest.raises(errors.ServiceUnavailable):
+        asyncio.run(wait_for(FlakyService(10**9, done), "t", "r1", 0.2))  # type: ignore[arg-type]
+
+
+def test_an_error_after_the_upload_became_a_recording_tells_the_sdk_not_to_send_it_again() -> None:
+    @get("/before", sync_to_thread=False)
+    def before() -> None:
+        raise errors.ServiceUnavailable("upload slots full")
+
+    @get("/after", sync_to_thread=False)
+    def after(request: Request[Any, Any, Any]) -> None:
+        request.state[REGISTERED] = "r1"
+        raise errors.ServiceUnavailable("redis unreachable")
+
+    with create_test_client([before, after], exception_handlers=openai_exception_handlers) as client:  # type: ignore[arg-type]
+        retryable, queued = client.get("/before"), client.get("/after")
+
+    assert retryable.status_code == queued.status_code == 503
+    assert "x-should-retry" not in retryable.headers  # nothing stored yet: the SDK may retry
+    assert queued.headers["x-should-retry"] == "false"
 
 
 @pytest.mark.parametrize(
