@@ -209,3 +209,56 @@ def test_a_token_reads_only_its_own_identitys_recordings(page: Browser, backend:
     )
     assert result["own"]["user_id"] == "alice"
     assert result["other"] == ["ApiError", "RECORDING_NOT_FOUND", 404]
+
+
+def test_a_take_whose_token_ran_out_is_kept_and_sent_after_signing_in_again(
+    browser: Browser, backend: httpx.Client
+) -> None:
+    identity = f"user-{uuid.uuid4().hex[:6]}"
+    browser.sign_in_with_token(mint(backend, identity, ttl_seconds=5)["token"])
+    browser.microphone("granted")
+    browser.css("#record").click()
+    browser.wait(lambda: "Stop recording" in browser.text("#record"), what="recording to start")
+    time.sleep(7)  # longer than the token lives
+    browser.css("#record").click()
+    browser.wait(lambda: browser.visible("#api-key"), what="the sign-in form: the token was refused")
+    assert "upload token was refused" in browser.message()
+
+    # Signed in again in the same tab, as a user would, the take is still there to send.
+    browser.css("input[name=mode][value=token]").click()
+    browser.css("#token").send_keys(mint(backend, identity)["token"])
+    browser.css("#sign-in-button").click()
+    browser.wait(lambda: browser.visible("#unsent"), what="the take that was not sent")
+    assert "was not uploaded" in browser.text("#unsent")
+    assert browser.css("#save-unsent").get_attribute("href").startswith("blob:")
+    assert browser.css("#save-unsent").get_attribute("download").endswith(".webm")
+    browser.css("#resend").click()
+
+    browser.wait(lambda: "#/recordings/" in browser.driver.current_url, timeout=60, what="the recording's page")
+    words = browser.wait_for_transcript()
+    assert len(set(words) & (JFK_WORDS | {"and", "so", "my", "fellow", "americans"})) >= 3, words
+    recording = backend.get(f"/v1/recordings/{browser.recording_id()}").json()
+    assert recording["user_id"] == identity and 5 < recording["duration_seconds"] < 9
+
+
+def test_a_recording_the_browser_ends_itself_keeps_what_was_recorded(page: Browser) -> None:
+    result = run_module(
+        page,
+        """
+        let heard = null;
+        const recorder = new m.Recorder({ onended: (blob) => { heard = blob.size; } });
+        await recorder.start();
+        await new Promise((r) => setTimeout(r, 2500));
+        // What unplugging the microphone does: its track ends, and MediaRecorder stops by itself.
+        recorder._stream.getAudioTracks().forEach((track) => track.stop());
+        await new Promise((r) => setTimeout(r, 1000));
+        const state = recorder.state;
+        const blob = await recorder.stop();
+        let again = null;
+        try { await recorder.stop(); } catch (err) { again = err.code; }
+        return { heard, state, size: blob.size, type: blob.type, again };
+        """,
+    )
+    assert result["state"] == "inactive"
+    assert result["size"] > 10_000 and result["heard"] == result["size"], result  # 2.5 s of opus
+    assert result["type"].startswith("audio/webm") and result["again"] == "NOT_RECORDING"
