@@ -43,7 +43,8 @@ def _key(secret: str) -> bytes:
     """The HMAC key the server signs with for `secret` (the same rule as the server's)."""
     if secret.startswith("whsec_"):
         try:
-            key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+            encoded = secret.removeprefix("whsec_")
+            key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
         except (binascii.Error, ValueError):
             key = b""
         if key:

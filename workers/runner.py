@@ -173,6 +173,7 @@ def _deliverer(settings: Settings, backends: Backends, jobs: DramatiqQueue) -> D
         enqueue=jobs.enqueue_delivery,
         timeout_s=settings.webhook_timeout_s,
         metrics=JobMetrics(backends.redis),
+        recording_gone=lambda recording_id: backends.index.get(recording_id) is None,
     )
 
 

@@ -68,9 +68,11 @@ def fetch_to_storage(
             except TargetRefused as exc:
                 raise SourceFetchFailed(f"source_url refused: {exc}") from None
             try:
+                headers = {"Host": target.host_header}
+                if target.authorization:  # a provider's recording URL may carry its credentials
+                    headers["Authorization"] = target.authorization
                 with client.stream(
-                    "GET", target.url, headers={"Host": target.host_header},
-                    extensions={"sni_hostname": target.server_name},
+                    "GET", target.url, headers=headers, extensions={"sni_hostname": target.server_name},
                 ) as response:  # fmt: skip
                     if response.is_redirect and "location" in response.headers:
                         url = urljoin(url, response.headers["location"])

@@ -15,18 +15,20 @@ waiting for a client that sends it raw).
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import re
 import socket
 from dataclasses import dataclass
 from typing import NamedTuple
-from urllib.parse import SplitResult, urlsplit, urlunsplit
+from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 __all__ = [
     "MAX_URL",
     "Network",
     "Pinned",
     "TargetRefused",
+    "TargetUnresolved",
     "check_url",
     "embedded_ipv4",
     "is_public",
@@ -51,6 +53,10 @@ class TargetRefused(Exception):
     """The URL may not be requested (scheme, port, resolution, or a private address)."""
 
 
+class TargetUnresolved(TargetRefused):
+    """Its host name does not resolve now: a DNS outage or a name not live yet may pass."""
+
+
 @dataclass(frozen=True, slots=True)
 class Pinned:
     url: str
@@ -58,6 +64,8 @@ class Pinned:
     host_header: str
     server_name: str
     """For TLS SNI and certificate checks: the original host name."""
+    authorization: str | None = None
+    """`Basic …` from credentials in the URL (`https://user:secret@host/…`), which the pinned URL drops."""
 
 
 class _Target(NamedTuple):
@@ -136,11 +144,13 @@ def permitted(address: str, *, allow_private: bool, allowed: tuple[Network, ...]
 def _resolve(host: str, port: int) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
+    except socket.gaierror:
+        raise TargetUnresolved(f"cannot resolve host {host[:100]!r}") from None
+    except UnicodeError:
         raise TargetRefused(f"cannot resolve host {host[:100]!r}") from None
     addresses = [str(info[4][0]) for info in infos]
     if not addresses:
-        raise TargetRefused(f"cannot resolve host {host[:100]!r}")
+        raise TargetUnresolved(f"cannot resolve host {host[:100]!r}")
     return addresses
 
 
@@ -177,8 +187,13 @@ def pin(url: str, *, allow_private: bool, allowed: tuple[Network, ...] = ()) -> 
     literal = f"[{address}]" if ":" in address else address
     netloc = f"{literal}:{parts.port}" if parts.port else literal
     host_header = parts.netloc.rsplit("@", 1)[-1]
+    authorization = None
+    if parts.username is not None or parts.password is not None:
+        pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+        authorization = "Basic " + base64.b64encode(pair.encode()).decode()
     return Pinned(
         url=urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")),
         host_header=host_header,
         server_name=target.host,
+        authorization=authorization,
     )

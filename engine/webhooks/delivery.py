@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import httpx
 import msgspec
@@ -12,7 +12,7 @@ import msgspec
 from engine.clock import from_ms, to_ms, utc_now
 from engine.errors import ServiceUnavailable
 from engine.ops.metrics import JobMetrics
-from engine.outbound.guard import Network, TargetRefused, pin
+from engine.outbound.guard import Network, TargetRefused, TargetUnresolved, pin
 from engine.webhooks.models import TIMEOUT_S, Attempt, Endpoint, EventType, seed_event_name
 from engine.webhooks.publisher import EnqueueDelivery
 from engine.webhooks.signing import sign, sign_vocafuse
@@ -39,7 +39,9 @@ class Deliverer:
         allowed: tuple[Network, ...] = (),
         timeout_s: float = TIMEOUT_S,
         metrics: JobMetrics | None = None,
+        recording_gone: Callable[[str], bool] | None = None,
     ) -> None:
+        self._recording_gone = recording_gone
         self._metrics = metrics
         self._store = store
         self._schedule = list(schedule)
@@ -53,15 +55,19 @@ class Deliverer:
         body = self._store.get_event(event_id)
         if endpoint is None or endpoint.disabled or body is None:
             return None  # deleted, disabled or expired: nothing to do
-        event_type = msgspec.json.decode(body, type=EventType).type
+        event = msgspec.json.decode(body, type=EventType)
+        event_type = event.type
         started = time.perf_counter()
-        status_code, error = self._post(endpoint, event_id, event_type, body)
+        status_code: int | None = None
+        error: str | None = "not sent: the recording was deleted"
+        if not self._deleted(event):  # a deleted recording's transcript must not leave any more
+            status_code, error = self._post(endpoint, event_id, event_type, body)
         success = status_code is not None and 200 <= status_code < 300
         retry_in = None
         if status_code == 410:
             self._store.disable(endpoint, "the endpoint answered 410 Gone")
-        elif not success and error is not None and error.startswith("refused"):
-            pass  # a forbidden target does not become allowed by waiting
+        elif not success and error is not None and error.startswith(("refused", "not sent")):
+            pass  # a forbidden target does not become allowed by waiting, nor a deleted recording back
         elif not success and attempt <= len(self._schedule):
             retry_in = self._schedule[attempt - 1]
         record = Attempt(
@@ -84,6 +90,10 @@ class Deliverer:
             self._enqueue(endpoint.id, event_id, attempt + 1, retry_in * 1000)
         return record
 
+    def _deleted(self, event: EventType) -> bool:
+        recording_id = event.data.recording.id if event.data and event.data.recording else None
+        return bool(recording_id and self._recording_gone is not None and self._recording_gone(recording_id))
+
     def _post(self, endpoint: Endpoint, event_id: str, event_type: str, body: bytes) -> tuple[int | None, str | None]:
         msg_id = "msg_" + event_id.removeprefix("evt_")
         timestamp = int(time.time())
@@ -102,14 +112,22 @@ class Deliverer:
             headers["x-vocafuse-event"] = seed_event_name(event_type)
         try:
             target = pin(endpoint.url, allow_private=self._allow_private, allowed=self._allowed)
+        except TargetUnresolved as exc:
+            return None, f"dns: {exc}"  # retried: a resolver outage, or a name not live yet
         except TargetRefused as exc:
             return None, f"refused: {exc}"
         headers["host"] = target.host_header
+        if target.authorization:  # https://user:secret@host/… : the receiver's Basic credentials
+            headers["authorization"] = target.authorization
         try:
-            with httpx.Client(timeout=self._timeout, follow_redirects=False, trust_env=False) as client:
-                response = client.post(
-                    target.url, content=body, headers=headers, extensions={"sni_hostname": target.server_name}
-                )
+            with (
+                httpx.Client(timeout=self._timeout, follow_redirects=False, trust_env=False) as client,
+                client.stream(
+                    "POST", target.url, content=body, headers=headers, extensions={"sni_hostname": target.server_name}
+                ) as response,
+            ):
+                # The status is the answer; the body is never read (a receiver could send gigabytes,
+                # or drip it a byte at a time), and the connection is closed with it unread.
                 return response.status_code, None
         except httpx.TimeoutException:
             return None, f"timeout after {self._timeout:g} s"

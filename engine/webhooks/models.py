@@ -151,5 +151,16 @@ def validate_scheme(scheme: object, default: str = "standard") -> str:
     return str(scheme)
 
 
+class _RecordingRef(msgspec.Struct):
+    id: str | None = None
+
+
+class _EventDataRef(msgspec.Struct):
+    recording: _RecordingRef | None = None
+
+
 class EventType(msgspec.Struct):
+    """What a delivery reads of a stored event: its type, and whose recording it is about."""
+
     type: str
+    data: _EventDataRef | None = None

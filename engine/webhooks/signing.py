@@ -25,7 +25,9 @@ def signing_key(secret: str) -> bytes:
     """The HMAC key of the Standard Webhooks signature for `secret`."""
     if secret.startswith(SECRET_PREFIX):
         try:
-            key = base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
+            encoded = secret.removeprefix(SECRET_PREFIX)
+            # Padding is optional, as Standard Webhooks' own libraries read it.
+            key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
         except (binascii.Error, ValueError):
             key = b""
         if key:

@@ -70,6 +70,19 @@ def receiver() -> Iterator[Receiver]:
             script = state.scripts.get(self.path)
             if script:
                 status = script.pop(0)
+            if self.path.startswith("/drip"):  # 200 at once, then an endless body, a byte a second
+                self.send_response(200)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                try:
+                    for _ in range(60):
+                        self.wfile.write(b"1\r\nx\r\n")
+                        self.wfile.flush()
+                        if state.release.wait(1):
+                            break
+                except OSError:
+                    pass  # the sender hung up without reading: what it should do
+                return
             if self.path.startswith("/redirect"):
                 self.send_response(307)
                 self.send_header("Location", "/redirected-here")
@@ -334,3 +347,58 @@ def test_an_update_that_loses_to_a_delete_leaves_no_copy_to_bring_the_endpoint_b
     with pytest.raises(WebhookNotFound):
         store.update("t", endpoint.id, description="late")
     assert endpoint.id not in copies()  # `earshot reindex` would have restored it
+
+
+def _deliverer(stack: Stack, **kwargs: Any) -> tuple[WebhookStore, Deliverer, list[object]]:
+    store = WebhookStore(stack.backends.redis, keys=KeySpace(f"deliver-{uuid.uuid4().hex[:6]}"))
+    queued: list[object] = []
+    options: dict[str, Any] = {"schedule": [1, 1], "allow_private": True, "timeout_s": 3.0} | kwargs
+    return store, Deliverer(store, enqueue=lambda *a: queued.append(a), **options), queued
+
+
+EVENT = b'{"type": "recording.transcribed", "data": {"recording": {"id": "rec-1"}}}'
+
+
+def test_a_receiver_that_answers_then_drips_an_endless_body_is_not_read(stack: Stack, receiver: Receiver) -> None:
+    store, deliverer, queued = _deliverer(stack)
+    endpoint = store.create("t", f"{receiver.url}/drip-{uuid.uuid4().hex}", ["recording.transcribed"], None)
+    store.put_event("evt_drip", EVENT)
+    attempt = deliverer.deliver(endpoint.id, "evt_drip", 1)
+    # Its 200 is the answer: the body (60 s of it at one byte a second) is never waited for.
+    assert attempt is not None and attempt.success and attempt.status_code == 200, attempt
+    assert attempt.duration_ms < 30_000 and queued == []
+
+
+def test_a_host_that_does_not_resolve_is_retried_not_given_up(stack: Stack) -> None:
+    store, deliverer, queued = _deliverer(stack, allow_private=False)
+    endpoint = store.create("t", "https://hooks.not-live-yet.invalid/h", ["recording.transcribed"], None)
+    store.put_event("evt_dns", EVENT)
+    attempt = deliverer.deliver(endpoint.id, "evt_dns", 1)
+    assert attempt is not None and not attempt.success and attempt.error is not None
+    assert "cannot resolve" in attempt.error and attempt.next_retry_at is not None
+    assert queued == [(endpoint.id, "evt_dns", 2, 1000)]  # a resolver outage, or DNS not live yet
+
+
+def test_credentials_in_the_url_are_sent_as_basic_auth_to_the_receiver(stack: Stack, receiver: Receiver) -> None:
+    store, deliverer, _ = _deliverer(stack)
+    path = f"/creds-{uuid.uuid4().hex}"
+    url = receiver.url.replace("http://", "http://hook-user:p%40ss@") + path
+    endpoint = store.create("t", url, ["recording.transcribed"], None)
+    store.put_event("evt_creds", EVENT)
+    attempt = deliverer.deliver(endpoint.id, "evt_creds", 1)
+    assert attempt is not None and attempt.success, attempt
+    (request,) = receiver.on(path)
+    assert request.headers["authorization"] == "Basic " + base64.b64encode(b"hook-user:p@ss").decode()
+
+
+def test_an_event_whose_recording_was_deleted_is_not_sent_nor_retried(stack: Stack, receiver: Receiver) -> None:
+    gone = {"rec-1"}
+    store, deliverer, queued = _deliverer(stack, recording_gone=lambda rid: rid in gone)
+    path = f"/deleted-{uuid.uuid4().hex}"
+    endpoint = store.create("t", receiver.url + path, ["recording.transcribed"], None)
+    store.put_event("evt_gone", EVENT)
+    attempt = deliverer.deliver(endpoint.id, "evt_gone", 2)  # a retry due after the user's DELETE
+    assert attempt is not None and not attempt.success and attempt.error == "not sent: the recording was deleted"
+    assert receiver.on(path) == [] and queued == []
+    gone.clear()
+    assert deliverer.deliver(endpoint.id, "evt_gone", 1) is not None and len(receiver.on(path)) == 1

@@ -3,11 +3,21 @@ control characters or broken hosts are refused; numeric host forms resolve to wh
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 
 import pytest
 
-from engine.outbound.guard import TargetRefused, check_url, embedded_ipv4, is_public, judge_url, permitted, pin
+from engine.outbound.guard import (
+    TargetRefused,
+    TargetUnresolved,
+    check_url,
+    embedded_ipv4,
+    is_public,
+    judge_url,
+    permitted,
+    pin,
+)
 
 REFUSED = [
     "127.0.0.1", "10.1.2.3", "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1", "255.255.255.255",
@@ -99,3 +109,16 @@ def test_pin_sends_the_request_to_the_judged_address_with_the_original_host() ->
     assert target.host_header == "[::ffff:127.0.0.1]:8080"
     with pytest.raises(TargetRefused, match="control"):
         pin("http://127.0.0.1/\r\nx", allow_private=True)
+
+
+def test_credentials_in_a_url_become_basic_auth_and_leave_the_pinned_url() -> None:
+    pinned = pin("https://AC123:s%2Fcret@1.1.1.1:8443/rec.wav?x=1", allow_private=False)
+    assert pinned.url == "https://1.1.1.1:8443/rec.wav?x=1"
+    assert pinned.authorization == "Basic " + base64.b64encode(b"AC123:s/cret").decode()
+    assert pin("https://1.1.1.1/rec.wav", allow_private=False).authorization is None
+
+
+def test_a_host_that_does_not_resolve_is_unresolved_which_is_a_refusal_that_may_pass() -> None:
+    with pytest.raises(TargetUnresolved):
+        pin("https://hooks.not-live-yet.invalid/h", allow_private=False)
+    assert issubclass(TargetUnresolved, TargetRefused)

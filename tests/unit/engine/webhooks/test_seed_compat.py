@@ -102,3 +102,14 @@ def test_earshots_own_verifier_accepts_what_the_server_signs_with_any_secret(sec
     assert verify_webhook(secret, headers, BODY)["type"] == "recording.transcribed"
     with pytest.raises(WebhookVerificationError):
         verify_webhook(secret + "x", headers, BODY)
+
+
+def test_an_unpadded_whsec_secret_signs_as_the_standard_webhooks_library_reads_it() -> None:
+    from standardwebhooks import Webhook
+
+    secret = "whsec_e/GhJIAkTIAGH+m/CQlzqg"  # 16 bytes, base64 without its "=="
+    stamp = int(time.time())
+    headers = {"webhook-id": "msg_4", "webhook-timestamp": str(stamp)}
+    headers["webhook-signature"] = sign(secret, "msg_4", stamp, BODY)
+    assert Webhook(secret).verify(BODY, headers)["type"] == "recording.transcribed"
+    assert verify_webhook(secret, headers, BODY)["type"] == "recording.transcribed"
