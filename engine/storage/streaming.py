@@ -64,8 +64,7 @@ def extension_for(filename: str | None, content_type: str | None) -> str | None:
         if _EXT.fullmatch(ext):
             return ext
     if content_type:
-        # `audio/webm;codecs=opus` (what MediaRecorder reports) is audio/webm.
-        return _EXT_BY_TYPE.get(content_type.split(";", 1)[0].strip().lower())
+        return _EXT_BY_TYPE.get(content_type.lower())
     return None
 
 

@@ -58,16 +58,19 @@ class Deliverer:
         event = msgspec.json.decode(body, type=EventType)
         event_type = event.type
         started = time.perf_counter()
-        status_code: int | None = None
-        error: str | None = "not sent: the recording was deleted"
-        if not self._deleted(event):  # a deleted recording's transcript must not leave any more
+        status_code: int | None
+        error: str | None
+        deleted = self._deleted(event)
+        if deleted:  # a deleted recording's transcript must not leave any more
+            status_code, error = None, "not sent: the recording was deleted"
+        else:
             status_code, error = self._post(endpoint, event_id, event_type, body)
         success = status_code is not None and 200 <= status_code < 300
         retry_in = None
         if status_code == 410:
             self._store.disable(endpoint, "the endpoint answered 410 Gone")
-        elif not success and error is not None and error.startswith(("refused", "not sent")):
-            pass  # a forbidden target does not become allowed by waiting, nor a deleted recording back
+        elif deleted or (error is not None and error.startswith("refused")):
+            pass  # a deleted recording does not come back, nor a forbidden target become allowed
         elif not success and attempt <= len(self._schedule):
             retry_in = self._schedule[attempt - 1]
         record = Attempt(
