@@ -151,6 +151,14 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
         int,
         Meta(ge=1, description="A recording processing this long with no change and no live run is queued again."),
     ] = 900
+    call_max_s: Annotated[
+        int,
+        Meta(
+            ge=60,
+            description="A telephony call whose end-of-call callback has not come this many seconds after the "
+            "call began is failed (SOURCE_FETCH_FAILED) instead of staying `recording` for ever.",
+        ),
+    ] = 6 * 3600
     rate_limit_per_minute: Annotated[
         int, Meta(ge=0, description="Requests per minute per API key (or upload token); 0 turns the limit off.")
     ] = 1200

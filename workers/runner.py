@@ -22,7 +22,7 @@ import redis
 
 from engine.backends import Backends
 from engine.diarization import Diarizer, load_diarizer
-from engine.errors import DiarizationUnavailable, ServiceUnavailable
+from engine.errors import DiarizationUnavailable, JobFailure, ServiceUnavailable
 from engine.jobs.diarization import DiarizationJob
 from engine.jobs.locks import RecordingLocks
 from engine.jobs.pipeline import TranscriptionJob
@@ -32,6 +32,7 @@ from engine.jobs.sweeper import sweep
 from engine.ops.logs import setup_logging
 from engine.ops.metrics import JobMetrics
 from engine.recordings.model import Recording
+from engine.recordings.outcomes import Outcomes
 from engine.settings import Settings
 from engine.transcription.device import cuda_problem, resolve_device
 from engine.webhooks.delivery import Deliverer
@@ -197,7 +198,9 @@ def _transcription_worker(
     def requeue(recording: Recording) -> None:
         jobs.enqueue_transcription(recording.id, catalog.queue_for_recording(recording))
 
-    _background("earshot-sweeper", _sweep_forever, backends, locks, requeue, settings.job_stale_s, stop)
+    events = EventPublisher(backends.webhooks, jobs.enqueue_delivery)
+    outcomes = Outcomes(backends.index, events=events, metrics=JobMetrics(backends.redis))
+    _background("earshot-sweeper", _sweep_forever, settings, backends, locks, requeue, outcomes.fail, stop)
     # Job threads download, probe and decode in parallel while the model runs one batch at a time
     # (see Settings.job_threads).
     # worker_timeout is how long an idle consumer waits between polls: it adds to idle latency.
@@ -368,16 +371,21 @@ def _stop_children(slots: list[_Slot]) -> None:
 
 
 def _sweep_forever(
+    settings: Settings,
     backends: Backends,
     locks: RecordingLocks,
     requeue: Callable[[Recording], None],
-    stale_s: int,
+    fail: Callable[[Recording, JobFailure], object],
     stop: threading.Event,
 ) -> None:
     # Every process sweeps at a random phase; the lease check and idempotent jobs make overlap harmless.
+    stale_s = settings.job_stale_s
     while not stop.wait(max(1.0, stale_s / 2) * random.uniform(0.5, 1.0)):  # noqa: S311 - jitter, not secrets
         try:
-            sweep(backends.redis_index, locks, requeue, stale_s=stale_s, storage=backends.storage)
+            sweep(
+                backends.redis_index, locks, requeue, stale_s=stale_s, storage=backends.storage,
+                call_max_s=settings.call_max_s, fail=fail,
+            )  # fmt: skip
         except ServiceUnavailable:
             log.warning("cannot sweep for stale recordings: a dependency is unavailable")
         except Exception:  # a background loop must outlive any one bad round

@@ -5,14 +5,19 @@ the enqueue, or a retry message that could not be written during an outage. Ever
 sweeps now and then: a recording still processing whose last change is older than `stale_s`, that
 waits for nothing (a telephony call still recording) and that no live run holds, is queued again.
 Jobs are safe to run twice, so a sweep that races a slow queue costs a no-op run, nothing more.
+
+A telephony call is waited for until `call_max_s` after it began: a provider whose end-of-call
+callback never comes (lost, or sent to an old address) would otherwise leave it `recording` for ever.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 from engine.clock import to_ms, utc_now
+from engine.errors import JobFailure, SourceFetchFailed
 from engine.index.protocol import Index
 from engine.index.redis_index import RedisIndex
 from engine.jobs.locks import RecordingLocks
@@ -41,8 +46,11 @@ def sweep(
     *,
     stale_s: float,
     storage: Storage | None = None,
+    call_max_s: float | None = None,
+    fail: Callable[[Recording, JobFailure], object] | None = None,
 ) -> list[str]:
-    """Requeue stale recordings (returns their ids); remove objects a DELETE could not."""
+    """Requeue stale recordings (returns their ids); remove objects a DELETE could not; with `fail`,
+    end calls still waiting for their recording `call_max_s` after they began."""
     if storage is not None:
         finish_deletes(index, storage)
     now = to_ms(utc_now())
@@ -55,9 +63,24 @@ def sweep(
         awaiting_call = recording.file_size_bytes is None and (
             recording.features is None or recording.features.source_url is None
         )
-        if not awaiting_call and not locks.held(recording_id):
+        if awaiting_call:
+            if fail is not None and call_max_s is not None and _call_too_long(recording, call_max_s):
+                fail(recording, SourceFetchFailed(_call_message(call_max_s)))
+                log.warning("failed a call whose end never came", extra={"recording_id": recording_id})
+                continue
+        elif not locks.held(recording_id):
             enqueue(recording)
             requeued.append(recording_id)
             log.warning("requeued a stale recording", extra={"recording_id": recording_id})
         index.touch_processing(recording_id, now)  # look again only after another stale_s
     return requeued
+
+
+def _call_too_long(recording: Recording, call_max_s: float) -> bool:
+    began = recording.created_at or recording.updated_at
+    return began is not None and utc_now() - began > timedelta(seconds=call_max_s)
+
+
+def _call_message(call_max_s: float) -> str:
+    limit = f"{call_max_s / 3600:g} h" if call_max_s >= 3600 else f"{call_max_s:g} s"
+    return f"no end-of-call callback with a recordingUrl arrived within {limit} of the call starting"

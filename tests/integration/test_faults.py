@@ -381,6 +381,44 @@ def test_a_recording_left_processing_without_a_job_is_swept_back_into_the_queue(
         assert wait_status(client, [rid], timeout=60) == {rid: "transcribed"}
 
 
+def test_a_call_whose_end_never_comes_fails_after_call_max_s_and_a_live_call_keeps_recording(
+    faults: FaultStack, key: IssuedKey
+) -> None:
+    # Two calls began: one 7 h ago (past EARSHOT_CALL_MAX_S, 6 h) whose end-of-call callback was lost,
+    # one just now. The first ends failed with a reason and an event; the second is left to its call.
+    from datetime import timedelta
+
+    import msgspec
+
+    from engine.clock import utc_now
+
+    faults.ensure_worker()
+    with client_for(faults, key) as client:
+        hook = client.post("/v1/webhooks", json={"url": "https://hooks.example.com/calls"}).json()["id"]
+        for session in ("ATVId_lost_end", "ATVId_live"):
+            assert client.post("/api/v1/voice/callback", data={"sessionId": session, "isActive": "1"}).is_success
+        lost = faults.backends.index.get_alias(key.tenant_id, "ATVId_lost_end")
+        assert lost is not None
+        began = utc_now() - timedelta(hours=7)
+        old = faults.backends.index.get(lost)
+        assert old is not None
+        assert faults.backends.index.update(msgspec.structs.replace(old, created_at=began, updated_at=began))
+        REPORT.faults_injected.append("end-of-call callback never sent")
+        assert wait_status(client, [lost], timeout=60) == {lost: "failed"}
+        failed = client.get(f"/v1/recordings/{lost}").json()
+        assert failed["error"]["code"] == "SOURCE_FETCH_FAILED"
+        assert "6 h" in failed["error"]["message"] and "end-of-call" in failed["error"]["message"]
+        assert client.get("/api/v1/voice/recordings/ATVId_lost_end").json()["status"] == "failed"
+        assert client.get("/api/v1/voice/recordings/ATVId_live").json()["status"] == "recording"
+        # ... and subscribers are told (the endpoint does not resolve: the attempt is recorded, failed)
+        deadline, types = time.monotonic() + 30, set()
+        while "recording.failed" not in types and time.monotonic() < deadline:
+            time.sleep(0.5)
+            types = {d["event_type"] for d in client.get(f"/v1/webhooks/{hook}/deliveries").json()["deliveries"]}
+        client.delete(f"/v1/webhooks/{hook}")
+    assert types == {"recording.failed"}
+
+
 def test_a_delete_during_an_s3_outage_changes_nothing_and_works_once_s3_is_back(
     faults: FaultStack, key: IssuedKey, audio_dir: Path
 ) -> None:
