@@ -33,6 +33,7 @@ from engine.errors import (
     EarshotError,
     InvalidAudio,
     InvalidParameter,
+    NoWorker,
     ServiceUnavailable,
     TranscriptionError,
     TranscriptionTimeout,
@@ -252,6 +253,13 @@ async def _run(
         )
     try:
         received.fields = form.fields()
+        model = received.fields["model"]
+        if not await asyncio.to_thread(catalog.has_worker_for, model):
+            # Waiting would only end in a 504 after SYNC_WAIT_S; nothing is stored, so the SDK may retry.
+            raise NoWorker(
+                f"no transcription worker is running for model {model!r} right now; start one (earshot "
+                "worker), or upload with POST /v1/recordings, which queues the audio until a worker takes it"
+            )
     except EarshotError:
         await asyncio.to_thread(service.storage.delete, received.key)
         raise

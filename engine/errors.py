@@ -19,7 +19,8 @@
     ├── TranscriptionTimeout         TRANSCRIPTION_TIMEOUT (a synchronous wait ran out)
     ├── RateLimited                  RATE_LIMITED          (with retry_after seconds)
     ├── ServiceUnavailable           SERVICE_UNAVAILABLE   (transient: Redis or S3 unreachable)
-    │   └── RecordingBusy                                  (another run holds the recording)
+    │   ├── RecordingBusy                                  (another run holds the recording)
+    │   └── NoWorker                                       (a synchronous route: no worker takes its model)
     └── JobFailure                   ends a recording `failed` with its code
         ├── InvalidAudio             INVALID_AUDIO
         ├── AudioTooLong             AUDIO_TOO_LONG
@@ -178,6 +179,13 @@ class RecordingBusy(ServiceUnavailable):
     """Another run of the job holds this recording; retry later (it is then usually done)."""
 
     default_message = "the recording is being transcribed by another worker"
+
+
+class NoWorker(ServiceUnavailable):
+    """A synchronous route (the OpenAI-compatible ones) would wait for a job that no live worker takes:
+    answered at once, before anything is stored, instead of after the whole wait."""
+
+    default_message = "no transcription worker is running for this model"
 
 
 class JobFailure(EarshotError):

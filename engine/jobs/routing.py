@@ -107,6 +107,14 @@ class ModelCatalog:
         """A diarization worker is alive (announced within the TTL)."""
         return any(p.model == DIARIZATION for p in self.pools())
 
+    def has_worker_for(self, model: str) -> bool:
+        """A live transcription worker takes the queue that `model`'s jobs go to (True when there is
+        no registry to ask)."""
+        if self._registry is None:
+            return True
+        queue = self.queue_for(model)
+        return any(p.queue == queue and p.model != DIARIZATION for p in self.pools())
+
     def queue_for_recording(self, recording: Recording) -> str:
         return self.queue_for(recording.features.model if recording.features else self._default_model)
 

@@ -449,3 +449,39 @@ def test_a_json_named_upload_is_not_confused_with_its_metadata(
         rid = client.post("/v1/recordings", files={"file": ("voice-note.json", data)}).json()["id"]
         assert wait_status(client, [rid]) == {rid: "transcribed"}
         assert client.get(f"/v1/recordings/{rid}").json()["s3_key"].endswith(f"{rid}.json")
+
+
+def test_the_openai_route_with_no_worker_answers_503_at_once_storing_nothing_and_works_once_one_starts(
+    faults: FaultStack, key: IssuedKey, audio_dir: Path
+) -> None:
+    # The OpenAI SDK waits for its answer; with no worker it would have waited out the whole 300 s
+    # and left a recording queued behind the 504.
+    import openai
+
+    from engine.jobs.routing import DIARIZATION, PoolRegistry
+
+    for proc in faults.workers.values():
+        proc.stop()
+    registry, deadline = PoolRegistry(faults.backends.redis), time.monotonic() + 45
+    while any(p.model != DIARIZATION for p in registry.live()):  # a SIGKILLed worker's entry expires
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    time.sleep(2.5)  # the API reads the pools at most every 2 s
+    REPORT.faults_injected.append("no worker behind the OpenAI route")
+    listing, jfk = {"limit": 100}, (audio_dir / "jfk.flac").read_bytes()
+    with (
+        client_for(faults, key) as client,
+        openai.OpenAI(api_key=key.bearer, base_url=f"{faults.url}/v1", max_retries=0, timeout=60) as oai,
+    ):
+        before = client.get("/v1/recordings", params=listing).json()["recordings"]
+        with pytest.raises(openai.InternalServerError) as caught:
+            oai.audio.transcriptions.create(model="whisper-1", file=("jfk.flac", jfk))
+        assert caught.value.status_code == 503
+        error = caught.value.response.json()["error"]
+        assert error["code"] == "service_unavailable" and "no transcription worker" in error["message"]
+        assert "x-should-retry" not in caught.value.response.headers  # nothing was stored: safe to send again
+        assert client.get("/v1/recordings", params=listing).json()["recordings"] == before
+        faults.ensure_worker()
+        time.sleep(2.5)
+        text = oai.audio.transcriptions.create(model="whisper-1", file=("jfk.flac", jfk)).text
+    assert "country" in text.lower()
