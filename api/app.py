@@ -12,7 +12,7 @@ from litestar.types import ControllerRouterHandler
 
 from api.account import AccountController
 from api.auth import Principal, authenticate, authenticate_upload
-from api.catalog import list_models
+from api.catalog import get_model, list_models
 from api.console import BROWSER_ROUTES
 from api.cors import cors
 from api.errors import exception_handlers
@@ -54,6 +54,7 @@ ROUTES: list[ControllerRouterHandler] = [
     create_token,
     create_seed_token,
     list_models,
+    get_model,
     health,
     ready,
     metrics_endpoint,

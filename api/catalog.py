@@ -12,13 +12,15 @@ import msgspec
 from litestar import get
 
 from api.docs import errors
+from engine.errors import ModelNotFound
 from engine.jobs.routing import ModelCatalog
 from engine.settings import Settings
 
-__all__ = ["OPENAI_MODEL_ALIASES", "ModelInfo", "ModelList", "list_models"]
+__all__ = ["OPENAI_MODEL_ALIASES", "ModelInfo", "ModelList", "OpenAIModel", "get_model", "list_models"]
 
-OPENAI_MODEL_ALIASES = ("whisper-1",)
-"""Model names OpenAI clients send; each means this deployment's default model."""
+OPENAI_MODEL_ALIASES = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe")
+"""Model names OpenAI clients send; each means this deployment's default model (the first is the
+one error messages name)."""
 _STARTED = int(time.time())
 
 
@@ -67,3 +69,14 @@ def list_models(tenant_id: str, settings: Settings, catalog: ModelCatalog) -> Mo
         models.append(ModelInfo(name=name, default=name == settings.model, queue=catalog.queue_for(name), pools=pools))
     names = [m.name for m in models] + list(OPENAI_MODEL_ALIASES)
     return ModelList(models=models, data=[OpenAIModel(id=name, created=_STARTED) for name in names])
+
+
+@get("/v1/models/{model_id:path}", sync_to_thread=True, tags=["models"], responses=errors("MODEL_NOT_FOUND"))
+def get_model(model_id: str, tenant_id: str, catalog: ModelCatalog) -> OpenAIModel:
+    """One name the audio routes accept, in OpenAI's model shape (`client.models.retrieve`); a model
+    path such as `/models/faster-whisper-large-v3` is a name too."""
+    names = catalog.names() | set(OPENAI_MODEL_ALIASES)
+    for name in (model_id, model_id[1:]):  # a path parameter keeps its leading slash
+        if name in names:
+            return OpenAIModel(id=name, created=_STARTED)
+    raise ModelNotFound(f"model {model_id.lstrip('/')[:64]!r} is not available; see GET /v1/models")

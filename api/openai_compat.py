@@ -14,8 +14,9 @@ nor transcribe another language: 400, naming the model; a multilingual model tra
 from __future__ import annotations
 
 import asyncio
+import math
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +52,9 @@ __all__ = ["SYNC_WAIT_S", "AudioForm", "OpenAIAudioController", "english_only", 
 SYNC_WAIT_S = 300.0
 """How long a request waits for its transcription; then 504 TRANSCRIPTION_TIMEOUT (the recording
 goes on and can be fetched by id). Below the OpenAI SDK's default 600 s request timeout."""
+NO_WORKER_GRACE_S = 20.0
+"""With no live worker for the model, how long a request waits for one to start before it is answered
+503 (nothing kept) instead of waiting SYNC_WAIT_S for a 504: workers announce every few seconds."""
 RESPONSE_FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
 GRANULARITIES = ("word", "segment")
 _FAILURES: dict[str, type[EarshotError]] = {"INVALID_AUDIO": InvalidAudio, "AUDIO_TOO_LONG": AudioTooLong}
@@ -84,9 +88,8 @@ class AudioForm:
         elif name == "language" and value:
             self._language(value)
         elif name == "prompt":
-            if len(value) > MAX_PROMPT_CHARS:
-                raise OpenAIParameterError(f"prompt is longer than {MAX_PROMPT_CHARS} characters", "prompt")
-            self.prompt = value or None
+            # Whisper reads only a prompt's last ~224 tokens; OpenAI keeps the end of a longer one too.
+            self.prompt = value[-MAX_PROMPT_CHARS:] or None
         elif name == "temperature":
             self.temperature = _temperature(value)
         elif name == "response_format":
@@ -149,6 +152,31 @@ def _temperature(value: str) -> float:
     if not 0.0 <= temperature <= 1.0:
         raise OpenAIParameterError("temperature must be a number from 0 to 1", "temperature")
     return temperature
+
+
+async def worker_appears(has_worker_for: Callable[[str], bool], model: str, grace_s: float) -> bool:
+    """Whether a live worker takes `model`'s queue now, or starts to within `grace_s` (a stack that has
+    just started: its workers announce themselves once their model is loaded)."""
+    deadline = time.monotonic() + grace_s
+    while not await asyncio.to_thread(has_worker_for, model):
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.5)
+    return True
+
+
+def wait_limit(headers: Mapping[str, str]) -> float:
+    """How long after the body's last byte to answer at the latest: SYNC_WAIT_S, or less when the
+    client would give up sooner. OpenAI's SDKs send their read timeout as `x-stainless-read-timeout` and retry a request
+    that timed out, uploading the audio again; a 504 (with `x-should-retry: false`) just before their
+    deadline stops that and says where the recording goes on."""
+    try:
+        client_s = float(headers.get("x-stainless-read-timeout", ""))
+    except ValueError:
+        return SYNC_WAIT_S
+    if not math.isfinite(client_s) or client_s <= 0:
+        return SYNC_WAIT_S
+    return max(0.5, min(SYNC_WAIT_S, client_s - min(5.0, max(1.0, client_s / 10))))
 
 
 async def wait_for(service: RecordingService, tenant_id: str, recording_id: str, timeout_s: float) -> Recording:
@@ -251,14 +279,14 @@ async def _run(
             limit=service.max_upload_bytes,
             check_field=form.check,
         )
+    body_ended = time.monotonic()  # the client's read timeout runs from here
     try:
         received.fields = form.fields()
         model = received.fields["model"]
-        if not await asyncio.to_thread(catalog.has_worker_for, model):
-            # Waiting would only end in a 504 after SYNC_WAIT_S; nothing is stored, so the SDK may retry.
+        if not await worker_appears(catalog.has_worker_for, model, NO_WORKER_GRACE_S):
             raise NoWorker(
-                f"no transcription worker is running for model {model!r} right now; start one (earshot "
-                "worker), or upload with POST /v1/recordings, which queues the audio until a worker takes it"
+                f"no transcription worker is running for model {model!r}; start one (earshot worker), or "
+                "upload with POST /v1/recordings, which queues the audio until a worker takes it"
             )
     except EarshotError:
         await asyncio.to_thread(service.storage.delete, received.key)
@@ -267,7 +295,8 @@ async def _run(
     # From here on the audio is a recording of its own: whatever goes wrong, a client that sent
     # it again would make a second one (`api.errors` answers with `x-should-retry: false`).
     request.state[REGISTERED] = recording_id
-    recording = await wait_for(service, tenant_id, recording_id, SYNC_WAIT_S)
+    left = wait_limit(request.headers) - (time.monotonic() - body_ended)
+    recording = await wait_for(service, tenant_id, recording_id, max(left, 0.1))
     if recording.status == Status.FAILED:
         raise _failure(recording)
     return answer(await asyncio.to_thread(service.transcription, tenant_id, recording_id), form)

@@ -13,7 +13,8 @@
     │   ├── TranscriptionFailed      TRANSCRIPTION_FAILED
     │   ├── WebhookNotFound          WEBHOOK_NOT_FOUND
     │   ├── ApiKeyNotFound           API_KEY_NOT_FOUND
-    │   └── VocabularyNotFound       VOCABULARY_NOT_FOUND
+    │   ├── VocabularyNotFound       VOCABULARY_NOT_FOUND
+    │   └── ModelNotFound            MODEL_NOT_FOUND
     ├── ApiKeyInUse                  API_KEY_IN_USE        (a key may not delete itself)
     ├── NothingToRetry               NOTHING_TO_RETRY      (409: no failed stage to run again)
     ├── TranscriptionTimeout         TRANSCRIPTION_TIMEOUT (a synchronous wait ran out)
@@ -138,6 +139,11 @@ class ApiKeyNotFound(NotFound):
 class VocabularyNotFound(NotFound):
     code = "VOCABULARY_NOT_FOUND"
     default_message = "vocabulary not found"
+
+
+class ModelNotFound(NotFound):
+    code = "MODEL_NOT_FOUND"
+    default_message = "model not found"
 
 
 class ApiKeyInUse(EarshotError):

@@ -58,6 +58,17 @@ def parse_callback(payload: Mapping[str, object]) -> CallbackEvent:
     return CallbackEvent(session_id=session, active=active, recording_url=recording_url)
 
 
+def _ended_without_audio(recording: Recording) -> bool:
+    """Failed because no recording URL came: no audio stored, no URL known."""
+    return (
+        recording.status == Status.FAILED
+        and recording.error is not None
+        and recording.error.code == SourceFetchFailed.code
+        and recording.file_size_bytes is None
+        and (recording.features is None or recording.features.source_url is None)
+    )
+
+
 def voice_status(recording: Recording) -> str:
     if recording.status == Status.TRANSCRIBED:
         return "completed"
@@ -80,6 +91,11 @@ class VoiceService:
 
     def callback(self, ctx: UploadContext, event: CallbackEvent) -> Recording:
         recording = self._recording_for(ctx, event.session_id)
+        if event.recording_url is not None and not event.active and _ended_without_audio(recording):
+            # Its recording URL comes after all: the call was failed for lack of one (an end callback
+            # without it, or none within EARSHOT_CALL_MAX_S). Providers that report the end of the
+            # call and the recording separately do this.
+            return self._revive(recording, event.recording_url)
         if event.active or recording.status != Status.PROCESSING:
             return recording
         features = recording.features or Features()
@@ -100,6 +116,25 @@ class VoiceService:
             # Also on a retried callback: the job is idempotent, a lost enqueue is not.
             self._recordings.enqueue(recording)
         return recording
+
+    def _revive(self, recording: Recording, url: str) -> Recording:
+        features = recording.features or Features()
+        again = msgspec.structs.replace(
+            recording,
+            status=Status.PROCESSING,
+            error=None,
+            processed_at=None,
+            updated_at=utc_now(),
+            retries=recording.retries + 1,  # a new run: its outcome is a new event
+            features=msgspec.structs.replace(features, source_url=url),
+        )
+        if not self._index.update(again, expect=Status.FAILED):
+            current = self._index.get(recording.id)  # another callback revived it first, or a DELETE
+            if current is None:
+                raise RecordingNotFound("the recording was deleted")
+            return current
+        self._recordings.enqueue(again)  # should this fail, the sweeper queues it (it has its URL now)
+        return again
 
     def _recording_for(self, ctx: UploadContext, session_id: str) -> Recording:
         existing = self._index.get_alias(ctx.tenant_id, session_id)

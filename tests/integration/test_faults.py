@@ -485,3 +485,25 @@ def test_the_openai_route_with_no_worker_answers_503_at_once_storing_nothing_and
         time.sleep(2.5)
         text = oai.audio.transcriptions.create(model="whisper-1", file=("jfk.flac", jfk)).text
     assert "country" in text.lower()
+
+
+def test_an_openai_client_with_a_short_timeout_gets_a_504_in_time_and_its_audio_is_transcribed_once(
+    faults: FaultStack, key: IssuedKey, long_file: Path
+) -> None:
+    # The SDK retries a request that timed out, uploading the audio again (another transcription);
+    # the route answers 504 with x-should-retry: false before the client's read timeout instead.
+    import openai
+
+    faults.ensure_worker()
+    time.sleep(2.5)  # the API reads the pools at most every 2 s
+    listing = {"limit": 100}
+    with (
+        client_for(faults, key) as client,
+        openai.OpenAI(api_key=key.bearer, base_url=f"{faults.url}/v1", max_retries=2, timeout=8) as oai,
+    ):
+        before = {r["id"] for r in client.get("/v1/recordings", params=listing).json()["recordings"]}
+        with pytest.raises(openai.InternalServerError) as caught:
+            oai.audio.transcriptions.create(model="whisper-1", file=("long.wav", long_file.read_bytes()))
+        assert caught.value.status_code == 504 and caught.value.response.headers["x-should-retry"] == "false"
+        new = {r["id"] for r in client.get("/v1/recordings", params=listing).json()["recordings"]} - before
+        assert len(new) == 1 and new.pop() in caught.value.response.json()["error"]["message"]

@@ -505,12 +505,29 @@ def test_a_voice_call_goes_recording_processing_completed(stack: Stack, api: htt
     assert again.json() == {"recording_id": rid, "session_id": session, "status": "completed"}
 
 
-def test_a_call_that_ends_without_a_recording_is_failed(api: httpx.Client) -> None:
+def test_a_call_that_ends_without_a_recording_is_failed_until_its_recording_url_comes_after_all(
+    stack: Stack, api: httpx.Client, audio_server: str
+) -> None:
     session = f"ATVId_{uuid.uuid4().hex[:10]}"
     api.post("/api/v1/voice/callback", data={"sessionId": session, "isActive": "1"})
     ended = api.post("/api/v1/voice/callback", data={"sessionId": session, "isActive": "0"})
     assert ended.json()["status"] == "failed"
     assert api.get(f"/api/v1/voice/recordings/{session}").json()["status"] == "failed"
+    rid = ended.json()["recording_id"]
+    # Nothing to transcribe: a retry is refused rather than queued to fail again.
+    retry = api.post(f"/v1/recordings/{rid}/retry")
+    assert_error(retry, 409, "NOTHING_TO_RETRY")
+    assert "recording URL" in retry.json()["error"]["message"]
+    # Some providers report the recording apart from the end of the call: it is fetched after all.
+    late = api.post(
+        "/api/v1/voice/callback",
+        data={"sessionId": session, "isActive": "0", "recordingUrl": f"{audio_server}/files/jfk.flac"},
+    )
+    assert late.status_code == 200 and late.json()["status"] == "processing"
+    stack.wait_done(api, rid)
+    done = api.get(f"/v1/recordings/{rid}").json()
+    assert done["status"] == "transcribed" and done["error"] is None
+    assert "country" in api.get(f"/v1/recordings/{rid}/transcription").json()["text"].lower()
 
 
 def test_voice_routes_answer_in_their_own_error_format(stack: Stack, api: httpx.Client) -> None:

@@ -157,6 +157,20 @@ def test_models_list_works_and_earshots_own_fields_stay(client: openai.OpenAI, a
     assert body["object"] == "list" and body["models"][0]["name"] == "tiny.en" and body["models"][0]["default"]
 
 
+def test_a_model_is_retrieved_by_name_and_an_unknown_one_is_not_found(
+    client: openai.OpenAI, api: httpx.Client, audio_dir: Path
+) -> None:
+    assert [client.models.retrieve(name).id for name in ("tiny.en", "whisper-1")] == ["tiny.en", "whisper-1"]
+    with pytest.raises(openai.NotFoundError) as missing:
+        client.models.retrieve("whisper-9")
+    assert missing.value.response.json()["error"]["code"] == "MODEL_NOT_FOUND"
+    # The newer OpenAI names mean the default model too, so clients written for them work.
+    text = client.audio.transcriptions.create(
+        model="gpt-4o-mini-transcribe", file=("jfk.flac", (audio_dir / "jfk.flac").read_bytes())
+    ).text
+    assert "country" in text.lower()
+
+
 def test_the_openai_routes_are_documented_with_their_errors(stack: Stack) -> None:
     paths = httpx.get(f"{stack.url}/schema/openapi.json").json()["paths"]
     for path in ("/v1/audio/transcriptions", "/v1/audio/translations"):

@@ -11,7 +11,16 @@ from litestar import Request, get
 from litestar.testing import create_test_client
 
 from api.errors import REGISTERED, openai_exception_handlers
-from api.openai_compat import AudioForm, OpenAIParameterError, answer, english_only, wait_for
+from api.openai_compat import (
+    SYNC_WAIT_S,
+    AudioForm,
+    OpenAIParameterError,
+    answer,
+    english_only,
+    wait_for,
+    wait_limit,
+    worker_appears,
+)
 from engine import errors
 from engine.recordings.model import Recording, RecordingError, Status
 from engine.recordings.transcripts import Segment, Transcription, Word
@@ -50,13 +59,39 @@ def test_whisper_1_means_the_default_model_and_the_fields_make_an_ordinary_uploa
         ({"response_format": "xml"}, "response_format"),
         ({"timestamp_granularities[]": "char"}, "timestamp_granularities[]"),
         ({"stream": "true"}, "stream"),
-        ({"prompt": "p" * 2001}, "prompt"),
     ],
 )
 def test_a_bad_field_is_refused_as_it_arrives_naming_the_parameter(fields: dict[str, str], param: str) -> None:
     with pytest.raises(OpenAIParameterError) as refused:
         form(**fields)
     assert refused.value.param == param and refused.value.code == "INVALID_PARAMETER"
+
+
+def test_a_long_prompt_keeps_its_end_as_whisper_reads_only_the_last_tokens() -> None:
+    f = form(prompt="old context " * 300 + "Earshot, Litestar, Dramatiq.")
+    assert f.prompt is not None and len(f.prompt) == 2000
+    assert f.prompt.endswith("Earshot, Litestar, Dramatiq.") and f.fields()["initial_prompt"] == f.prompt
+
+
+def test_with_no_live_worker_the_request_waits_a_short_grace_for_one_to_start() -> None:
+    polls: list[str] = []
+
+    def starts_on_third_poll(model: str) -> bool:
+        polls.append(model)
+        return len(polls) >= 3
+
+    assert asyncio.run(worker_appears(starts_on_third_poll, "tiny.en", 5.0)) and polls == ["tiny.en"] * 3
+    assert asyncio.run(worker_appears(lambda _: True, "tiny.en", 0.0))
+    assert not asyncio.run(worker_appears(lambda _: False, "tiny.en", 0.6))
+
+
+@pytest.mark.parametrize(
+    ("header", "limit"),
+    [(None, SYNC_WAIT_S), ("600", SYNC_WAIT_S), ("120.0", 115.0), ("20", 18.0), ("4", 3.0), ("0.5", 0.5),
+     ("soon", SYNC_WAIT_S), ("nan", SYNC_WAIT_S), ("-3", SYNC_WAIT_S)],
+)  # fmt: skip
+def test_the_wait_ends_before_the_clients_own_read_timeout(header: str | None, limit: float) -> None:
+    assert wait_limit({} if header is None else {"x-stainless-read-timeout": header}) == pytest.approx(limit)
 
 
 def test_an_english_only_model_cannot_translate_and_the_error_names_it() -> None:
