@@ -451,7 +451,7 @@ def test_a_json_named_upload_is_not_confused_with_its_metadata(
         assert client.get(f"/v1/recordings/{rid}").json()["s3_key"].endswith(f"{rid}.json")
 
 
-def test_the_openai_route_with_no_worker_answers_503_at_once_storing_nothing_and_works_once_one_starts(
+def test_the_openai_route_with_no_worker_answers_503_after_a_short_grace_keeping_nothing_then_works_once_one_starts(
     faults: FaultStack, key: IssuedKey, audio_dir: Path
 ) -> None:
     # The OpenAI SDK waits for its answer; with no worker it would have waited out the whole 300 s
