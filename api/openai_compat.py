@@ -167,9 +167,9 @@ async def worker_appears(has_worker_for: Callable[[str], bool], model: str, grac
 
 def wait_limit(headers: Mapping[str, str]) -> float:
     """How long after the body's last byte to answer at the latest: SYNC_WAIT_S, or less when the
-    client would give up sooner. OpenAI's SDKs send their read timeout as `x-stainless-read-timeout` and retry a request
-    that timed out, uploading the audio again; a 504 (with `x-should-retry: false`) just before their
-    deadline stops that and says where the recording goes on."""
+    client would give up sooner. OpenAI's SDKs send their read timeout as `x-stainless-read-timeout`
+    and retry a request that timed out, uploading the audio again; a 504 (with `x-should-retry:
+    false`) just before their deadline stops that and says where the recording goes on."""
     try:
         client_s = float(headers.get("x-stainless-read-timeout", ""))
     except ValueError:
