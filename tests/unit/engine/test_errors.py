@@ -25,10 +25,12 @@ SPEC_STATUS: dict[type[errors.EarshotError], int] = {
     errors.WebhookNotFound: 404,
     errors.ApiKeyNotFound: 404,
     errors.VocabularyNotFound: 404,
+    errors.ModelNotFound: 404,
     errors.ApiKeyInUse: 409,
     errors.TranscriptionTimeout: 504,
     errors.ServiceUnavailable: 503,
     errors.RecordingBusy: 503,
+    errors.NoWorker: 503,
     errors.RateLimited: 429,
     # Job failures end a recording `failed`; they are not answers to a request.
     errors.JobFailure: 500,
@@ -60,6 +62,8 @@ SPEC_CODES = {
     "TRANSCRIPTION_TIMEOUT",
     # The contract's vocabularies (issue 14), tenant-scoped like recordings and webhooks.
     "VOCABULARY_NOT_FOUND",
+    # OpenAI's client.models.retrieve() of a name the deployment does not take.
+    "MODEL_NOT_FOUND",
     # A retry of a recording with no failed stage (issue 15: a retry re-runs only the failed stage).
     "NOTHING_TO_RETRY",
     # The spec does not list a code for 429; the reliability issue asks for per-key rate limits.
