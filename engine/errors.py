@@ -189,7 +189,7 @@ class RecordingBusy(ServiceUnavailable):
 
 class NoWorker(ServiceUnavailable):
     """A synchronous route (the OpenAI-compatible ones) would wait for a job that no live worker takes:
-    answered at once, before anything is stored, instead of after the whole wait."""
+    answered after a short grace for one to start, keeping nothing, instead of after the whole wait."""
 
     default_message = "no transcription worker is running for this model"
 

@@ -21,7 +21,7 @@ from engine.errors import JobFailure, SourceFetchFailed
 from engine.index.protocol import Index
 from engine.index.redis_index import RedisIndex
 from engine.jobs.locks import RecordingLocks
-from engine.recordings.model import Recording, Status, recording_id_of
+from engine.recordings.model import Recording, Status, recording_id_of, without_audio
 from engine.storage.protocol import Storage
 from engine.storage.purge import purge
 
@@ -60,10 +60,7 @@ def sweep(
         if recording is None or recording.status != Status.PROCESSING:
             index.forget_processing(recording_id)
             continue
-        awaiting_call = recording.file_size_bytes is None and (
-            recording.features is None or recording.features.source_url is None
-        )
-        if awaiting_call:
+        if without_audio(recording):  # a call still going on, or one whose end never came
             if fail is not None and call_max_s is not None and _call_too_long(recording, call_max_s):
                 fail(recording, SourceFetchFailed(_call_message(call_max_s)))
                 log.warning("failed a call whose end never came", extra={"recording_id": recording_id})

@@ -22,6 +22,7 @@ __all__ = [
     "audio_key",
     "transcript_key",
     "validate_custom_tags",
+    "without_audio",
 ]
 
 
@@ -98,6 +99,11 @@ class Recording(msgspec.Struct, kw_only=True):
 
 
 DIARIZATION_STAGE = "diarization"
+
+
+def without_audio(recording: Recording) -> bool:
+    """No audio stored and no URL to fetch it from: a telephony call whose recording URL has not come."""
+    return recording.file_size_bytes is None and (recording.features is None or recording.features.source_url is None)
 
 
 def new_id() -> str:

@@ -36,6 +36,7 @@ from engine.recordings.model import (
     new_id,
     object_prefix,
     validate_custom_tags,
+    without_audio,
 )
 from engine.recordings.transcripts import StoredTranscription, Transcription
 from engine.settings import Settings
@@ -377,11 +378,7 @@ class RecordingService:
         if recording.status == Status.FAILED and recording.stage == DIARIZATION_STAGE and recording.transcript_key:
             # Failed after its transcript was stored (handing over to diarization): only that stage.
             stage, progress, enqueue, diarize = DIARIZATION_STAGE, 0.99, self._enqueue_diarization, True
-        elif (
-            recording.status == Status.FAILED
-            and recording.file_size_bytes is None
-            and not (recording.features and recording.features.source_url)
-        ):
+        elif recording.status == Status.FAILED and without_audio(recording):
             raise NothingToRetry(
                 f"recording {recording_id[:64]!r} has no audio to transcribe: its call ended without a "
                 "recording URL (a callback that brings one transcribes it)"

@@ -17,7 +17,7 @@ from engine.clock import utc_now
 from engine.errors import InvalidParameter, RecordingNotFound, SourceFetchFailed
 from engine.index.protocol import Index
 from engine.outbound.guard import check_url
-from engine.recordings.model import Features, Recording, Status, audio_key, new_id
+from engine.recordings.model import Features, Recording, Status, audio_key, new_id, without_audio
 from engine.recordings.outcomes import Outcomes
 from engine.recordings.service import RecordingService, UploadContext
 
@@ -64,8 +64,7 @@ def _ended_without_audio(recording: Recording) -> bool:
         recording.status == Status.FAILED
         and recording.error is not None
         and recording.error.code == SourceFetchFailed.code
-        and recording.file_size_bytes is None
-        and (recording.features is None or recording.features.source_url is None)
+        and without_audio(recording)
     )
 
 
@@ -74,8 +73,7 @@ def voice_status(recording: Recording) -> str:
         return "completed"
     if recording.status == Status.FAILED:
         return "failed"
-    waiting = recording.features is None or recording.features.source_url is None
-    return "recording" if waiting and recording.file_size_bytes is None else "processing"
+    return "recording" if without_audio(recording) else "processing"
 
 
 class VoiceService:
