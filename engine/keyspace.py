@@ -13,6 +13,7 @@ application key can be mistaken for a queue.
 | ``earshot:t:{tenant}:alias:{alias}`` | string → recording id | index (telephony session ids) |
 | ``earshot:processing`` | zset id → last change ms | index (stale-job sweep) |
 | ``earshot:orphans`` | set of object prefixes | index (objects left by deletes) |
+| ``earshot:deleted:{id}`` | string, expires | index (a deleted recording's id, so a late callback cannot bring it back) |
 | ``earshot:tenant:{id}``, ``earshot:tenant-name:{name}`` | string | access.keys |
 | ``earshot:key:{api_key}``, ``earshot:t:{tenant}:keys`` | string, set | access.keys |
 | ``earshot:token-signing-key`` | string (32 bytes) | access.tokens |
@@ -59,6 +60,9 @@ class KeySpace:
 
     def alias(self, tenant_id: str, alias: str) -> str:
         return f"{self.prefix}:t:{tenant_id}:alias:{alias}"
+
+    def deleted(self, recording_id: str) -> str:
+        return f"{self.prefix}:deleted:{recording_id}"
 
     @property
     def processing(self) -> str:

@@ -17,6 +17,7 @@ class MemoryIndex:
         self._items: dict[str, Recording] = {}
         self._aliases: dict[tuple[str, str], str] = {}
         self._orphans: set[str] = set()
+        self._deleted: set[str] = set()
         self._lock = threading.Lock()
 
     def set_alias(self, tenant_id: str, alias: str, recording_id: str) -> str:
@@ -55,7 +56,13 @@ class MemoryIndex:
 
     def delete(self, recording_id: str) -> Recording | None:
         with self._lock:
-            return self._items.pop(recording_id, None)
+            removed = self._items.pop(recording_id, None)
+            if removed is not None:
+                self._deleted.add(recording_id)
+            return removed
+
+    def was_deleted(self, recording_id: str) -> bool:
+        return recording_id in self._deleted
 
     def page(self, query: PageQuery) -> tuple[list[Recording], int]:
         # The same arithmetic as RedisIndex: ranks in the tenant's (status) list, newest first;

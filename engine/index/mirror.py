@@ -95,6 +95,9 @@ class MirroredIndex:
         self._s.delete(metadata_key(current.tenant_id, current.id))
         return self._index.delete(recording_id)
 
+    def was_deleted(self, recording_id: str) -> bool:
+        return self._index.was_deleted(recording_id)
+
     def page(self, query: PageQuery) -> tuple[list[Recording], int]:
         return self._index.page(query)
 

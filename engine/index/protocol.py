@@ -12,7 +12,11 @@ from typing import Protocol
 from engine.clock import to_ms
 from engine.recordings.model import Recording, Status
 
-__all__ = ["Index", "PageQuery", "score_of"]
+__all__ = ["DELETED_REMEMBERED_S", "Index", "PageQuery", "score_of"]
+
+DELETED_REMEMBERED_S = 30 * 24 * 3600
+"""How long a deleted recording's id is remembered: far longer than any call (`EARSHOT_CALL_MAX_S`)
+and any provider's retries of its callbacks."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +47,13 @@ class Index(Protocol):
         recording was deleted or already finished by another run."""
 
     def delete(self, recording_id: str) -> Recording | None:
-        """Remove the recording and every list entry; returns what was removed."""
+        """Remove the recording and every list entry; returns what was removed. The id is remembered
+        as deleted for `DELETED_REMEMBERED_S` (`was_deleted`)."""
+
+    def was_deleted(self, recording_id: str) -> bool:
+        """Whether a recording with this id was deleted (in the last `DELETED_REMEMBERED_S`): a
+        telephony callback names its call by a session alias that outlives the recording, and must
+        not create it again under that id."""
 
     def page(self, query: PageQuery) -> tuple[list[Recording], int]:
         """Newest first; returns (recordings of this page, total matching the filters)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import msgspec
 import redis
 
-from engine.index.protocol import PageQuery, score_of
+from engine.index.protocol import DELETED_REMEMBERED_S, PageQuery, score_of
 from engine.keyspace import KEYS, KeySpace
 from engine.recordings.model import Recording, Status
 from engine.redisio import redis_errors, text_of
@@ -124,6 +124,7 @@ class RedisIndex:
                     current = _decode(raw)
                     pipe.multi()
                     pipe.delete(key)
+                    pipe.set(self._k.deleted(recording_id), "1", ex=DELETED_REMEMBERED_S)
                     pipe.zrem(self._processing, recording_id)
                     pipe.zrem(self._all(current.tenant_id), recording_id)
                     for status in Status:
@@ -132,6 +133,10 @@ class RedisIndex:
                     return current
                 except redis.WatchError:
                     continue
+
+    def was_deleted(self, recording_id: str) -> bool:
+        with redis_errors():
+            return bool(self._r.exists(self._k.deleted(recording_id)))
 
     def page(self, query: PageQuery) -> tuple[list[Recording], int]:
         key = self._all(query.tenant_id) if query.status is None else self._by_status(query.tenant_id, query.status)

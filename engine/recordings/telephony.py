@@ -143,6 +143,10 @@ class VoiceService:
             if recording.tenant_id != ctx.tenant_id:
                 raise RecordingNotFound("recording not found")
             return recording
+        if self._index.was_deleted(existing):
+            # The session's recording was deleted (during the call, or after): its end callback,
+            # or a provider's retry of one, must not bring it back under the same id.
+            raise RecordingNotFound("the recording was deleted")
         recording = self._recordings.new_recording(
             ctx,
             existing,

@@ -530,6 +530,25 @@ def test_a_call_that_ends_without_a_recording_is_failed_until_its_recording_url_
     assert "country" in api.get(f"/v1/recordings/{rid}/transcription").json()["text"].lower()
 
 
+def test_a_call_deleted_while_active_is_not_brought_back_by_its_end_callback(
+    stack: Stack, api: httpx.Client, audio_server: str
+) -> None:
+    session = f"ATVId_{uuid.uuid4().hex[:10]}"
+    rid = api.post("/api/v1/voice/callback", data={"sessionId": session, "isActive": "1"}).json()["recording_id"]
+    assert api.delete(f"/v1/recordings/{rid}").status_code == 204
+    # The provider's end-of-call callback (and its retries) still come, with the recording URL.
+    for _ in range(2):
+        late = api.post(
+            "/api/v1/voice/callback",
+            data={"sessionId": session, "isActive": "0", "recordingUrl": f"{audio_server}/files/jfk.flac"},
+        )
+        assert late.status_code == 404 and late.json() == {"detail": "Recording not found"}
+    assert api.get(f"/v1/recordings/{rid}").status_code == 404
+    assert api.get(f"/api/v1/voice/recordings/{session}").status_code == 404
+    listed = api.get("/v1/recordings", params={"limit": 100}).json()
+    assert rid not in {r["id"] for r in listed["recordings"]}
+
+
 def test_voice_routes_answer_in_their_own_error_format(stack: Stack, api: httpx.Client) -> None:
     missing = api.get(f"/api/v1/voice/recordings/conf_{uuid.uuid4().hex}")
     assert missing.status_code == 404 and missing.json() == {"detail": "Recording not found"}

@@ -110,7 +110,9 @@ def test_update_only_applies_while_the_expected_status_holds(index: Index) -> No
 def test_delete_removes_every_entry_and_update_then_writes_nothing(index: Index) -> None:
     rec = make("t1")
     index.add(rec)
+    assert not index.was_deleted(rec.id)
     assert index.delete(rec.id) == rec
+    assert index.was_deleted(rec.id) and not index.was_deleted(make("t1").id)
     assert index.delete(rec.id) is None
     assert index.get(rec.id) is None
     assert index.page(PageQuery(tenant_id="t1")) == ([], 0)
