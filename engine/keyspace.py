@@ -13,7 +13,7 @@ application key can be mistaken for a queue.
 | ``earshot:t:{tenant}:alias:{alias}`` | string → recording id | index (telephony session ids) |
 | ``earshot:processing`` | zset id → last change ms | index (stale-job sweep) |
 | ``earshot:orphans`` | set of object prefixes | index (objects left by deletes) |
-| ``earshot:deleted:{id}`` | string, expires | index (a deleted recording's id, so a late callback cannot bring it back) |
+| ``earshot:deleted:{id}`` | string, expires | index (deleted ids: a late callback cannot bring one back) |
 | ``earshot:tenant:{id}``, ``earshot:tenant-name:{name}`` | string | access.keys |
 | ``earshot:key:{api_key}``, ``earshot:t:{tenant}:keys`` | string, set | access.keys |
 | ``earshot:token-signing-key`` | string (32 bytes) | access.tokens |

@@ -22,13 +22,13 @@ import redis
 
 from engine.backends import Backends
 from engine.diarization import Diarizer, load_diarizer
-from engine.errors import DiarizationUnavailable, JobFailure, ServiceUnavailable
+from engine.errors import DiarizationUnavailable, ServiceUnavailable
 from engine.jobs.diarization import DiarizationJob
 from engine.jobs.locks import RecordingLocks
 from engine.jobs.pipeline import TranscriptionJob
 from engine.jobs.queue import DIARIZATION_QUEUE, WEBHOOK_QUEUE, DramatiqQueue, make_broker
 from engine.jobs.routing import DIARIZATION, ModelCatalog, PoolRegistry
-from engine.jobs.sweeper import sweep
+from engine.jobs.sweeper import Fail, sweep
 from engine.ops.logs import setup_logging
 from engine.ops.metrics import JobMetrics
 from engine.recordings.model import Recording
@@ -375,7 +375,7 @@ def _sweep_forever(
     backends: Backends,
     locks: RecordingLocks,
     requeue: Callable[[Recording], None],
-    fail: Callable[[Recording, JobFailure], object],
+    fail: Fail,
     stop: threading.Event,
 ) -> None:
     # Every process sweeps at a random phase; the lease check and idempotent jobs make overlap harmless.

@@ -46,10 +46,14 @@ class MemoryIndex:
     def get(self, recording_id: str) -> Recording | None:
         return self._items.get(recording_id)
 
-    def update(self, recording: Recording, *, expect: Status | None = Status.PROCESSING) -> bool:
+    def update(
+        self, recording: Recording, *, expect: Status | None = Status.PROCESSING, was: Recording | None = None
+    ) -> bool:
         with self._lock:
             current = self._items.get(recording.id)
             if current is None or (expect is not None and current.status != expect):
+                return False
+            if was is not None and current != was:
                 return False
             self._items[recording.id] = recording
             return True

@@ -78,8 +78,10 @@ class MirroredIndex:
     def get(self, recording_id: str) -> Recording | None:
         return self._index.get(recording_id)
 
-    def update(self, recording: Recording, *, expect: Status | None = Status.PROCESSING) -> bool:
-        if not self._index.update(recording, expect=expect):
+    def update(
+        self, recording: Recording, *, expect: Status | None = Status.PROCESSING, was: Recording | None = None
+    ) -> bool:
+        if not self._index.update(recording, expect=expect, was=was):
             return False
         self._save(recording)
         if self._index.get(recording.id) is None:

@@ -41,9 +41,12 @@ class Index(Protocol):
 
     def get(self, recording_id: str) -> Recording | None: ...
 
-    def update(self, recording: Recording, *, expect: Status | None = Status.PROCESSING) -> bool:
+    def update(
+        self, recording: Recording, *, expect: Status | None = Status.PROCESSING, was: Recording | None = None
+    ) -> bool:
         """Replace a stored recording, only if it still exists and (when `expect` is set) still has
-        that status. Returns False, writing nothing, otherwise: that is how a job learns that the
+        that status, and (when `was` is given) is still exactly `was`: nothing changed it since it
+        was read. Returns False, writing nothing, otherwise: that is how a job learns that the
         recording was deleted or already finished by another run."""
 
     def delete(self, recording_id: str) -> Recording | None:

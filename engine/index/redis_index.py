@@ -88,7 +88,9 @@ class RedisIndex:
             raw = self._r.get(self._rec(recording_id))
         return None if raw is None else _decode(raw)
 
-    def update(self, recording: Recording, *, expect: Status | None = Status.PROCESSING) -> bool:
+    def update(
+        self, recording: Recording, *, expect: Status | None = Status.PROCESSING, was: Recording | None = None
+    ) -> bool:
         key = self._rec(recording.id)
         with redis_errors(), self._r.pipeline(transaction=True) as pipe:
             while True:
@@ -98,7 +100,7 @@ class RedisIndex:
                     if raw is None:
                         return False
                     current = _decode(raw)
-                    if expect is not None and current.status != expect:
+                    if (expect is not None and current.status != expect) or (was is not None and current != was):
                         return False
                     pipe.multi()
                     pipe.set(key, _encode(recording))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Protocol
 
 from engine.clock import to_ms, utc_now
 from engine.errors import JobFailure, SourceFetchFailed
@@ -25,9 +26,17 @@ from engine.recordings.model import Recording, Status, recording_id_of, without_
 from engine.storage.protocol import Storage
 from engine.storage.purge import purge
 
-__all__ = ["finish_deletes", "sweep"]
+__all__ = ["Fail", "finish_deletes", "sweep"]
 
 log = logging.getLogger("earshot.sweeper")
+
+
+class Fail(Protocol):
+    """`Outcomes.fail`: ends a recording failed, only while `only_if` holds for what is stored."""
+
+    def __call__(
+        self, recording: Recording, exc: JobFailure, *, only_if: Callable[[Recording], bool] | None = None
+    ) -> object: ...
 
 
 def finish_deletes(index: Index, storage: Storage) -> None:
@@ -47,7 +56,7 @@ def sweep(
     stale_s: float,
     storage: Storage | None = None,
     call_max_s: float | None = None,
-    fail: Callable[[Recording, JobFailure], object] | None = None,
+    fail: Fail | None = None,
 ) -> list[str]:
     """Requeue stale recordings (returns their ids); remove objects a DELETE could not; with `fail`,
     end calls still waiting for their recording `call_max_s` after they began."""
@@ -62,7 +71,8 @@ def sweep(
             continue
         if without_audio(recording):  # a call still going on, or one whose end never came
             if fail is not None and call_max_s is not None and _call_too_long(recording, call_max_s):
-                fail(recording, SourceFetchFailed(_call_message(call_max_s)))
+                # Only while it still waits: an end callback may bring the URL at this very moment.
+                fail(recording, SourceFetchFailed(_call_message(call_max_s)), only_if=without_audio)
                 log.warning("failed a call whose end never came", extra={"recording_id": recording_id})
                 continue
         elif not locks.held(recording_id):

@@ -165,7 +165,9 @@ class VoiceService:
         return recording
 
     def _fail_without_audio(self, recording: Recording) -> Recording:
-        failed = self._outcomes.fail(recording, SourceFetchFailed("the call ended without a recording URL"))
+        failed = self._outcomes.fail(
+            recording, SourceFetchFailed("the call ended without a recording URL"), only_if=without_audio
+        )
         if failed is not None:
             return failed
         # Another callback or a DELETE got there first: answer with what is stored now.

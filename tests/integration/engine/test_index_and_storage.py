@@ -107,6 +107,20 @@ def test_update_only_applies_while_the_expected_status_holds(index: Index) -> No
     assert index.update(msgspec.structs.replace(failed, user_id="u"), expect=None)
 
 
+def test_update_with_was_applies_only_while_nothing_changed_since_the_read(index: Index) -> None:
+    rec = make("t1")
+    index.add(rec)
+    read = index.get(rec.id)
+    assert read is not None
+    changed = msgspec.structs.replace(read, progress=0.5)  # another writer, after our read
+    assert index.update(changed)
+    assert not index.update(msgspec.structs.replace(read, status=Status.FAILED), was=read)
+    assert index.get(rec.id) == changed
+    assert index.update(msgspec.structs.replace(changed, status=Status.FAILED), was=changed)
+    stored = index.get(rec.id)
+    assert stored is not None and stored.status == Status.FAILED and stored.progress == 0.5
+
+
 def test_delete_removes_every_entry_and_update_then_writes_nothing(index: Index) -> None:
     rec = make("t1")
     index.add(rec)
