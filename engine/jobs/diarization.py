@@ -34,7 +34,13 @@ from engine.jobs.locks import MAX_DEATHS, RecordingLocks, died_message
 from engine.ops.metrics import JobMetrics
 from engine.recordings.model import DIARIZATION_STAGE, Features, Recording, RecordingError, Status, transcript_key
 from engine.recordings.outcomes import Outcomes
-from engine.recordings.speakers import label_speakers, number_by_appearance, speaker_stats, utterances
+from engine.recordings.speakers import (
+    label_segments_by_words,
+    label_speakers,
+    number_by_appearance,
+    speaker_stats,
+    utterances,
+)
 from engine.recordings.transcripts import Diarization, StoredTranscription
 from engine.settings import Settings
 from engine.storage.protocol import Storage
@@ -137,9 +143,10 @@ class DiarizationJob:
             # so that every word still says whose it is.
             log.info("no voices told apart; one speaker", extra={"recording_id": recording.id})
             turns = [SpeakerTurn(0.0, max(document.duration_seconds or 0.0, samples.size / audio.SAMPLE_RATE), 1)]
+        labelled = label_speakers(document.words, turns)
         words, segments, raw_words = number_by_appearance(
-            label_speakers(document.words, turns),
-            label_speakers(document.segments, turns),
+            labelled,
+            label_segments_by_words(label_speakers(document.segments, turns), labelled),
             label_speakers(document.raw_words, turns) if document.raw_words else None,
         )
         spoken = utterances(words, segments)

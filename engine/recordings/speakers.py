@@ -2,9 +2,11 @@
 
 Diarization gives turns (start, end, speaker) on the audio; the transcript gives words. Each word
 takes the speaker whose turns overlap it most (the nearest turn where none overlaps: a word in a
-gap between turns still belongs to someone), each segment likewise over its span. Utterances are
-runs of consecutive words with one label, whether the label is a speaker (diarization) or a channel
-(`channels=split`).
+gap between turns still belongs to someone); each segment the speaker of most of its words' time
+(of most of its span, without words), so that a segment never names a speaker no word has.
+Utterances are runs of consecutive words with one label, whether the label is a speaker
+(diarization) or a channel (`channels=split`), ending at a pause over `PAUSE_S`; a speaker's talk
+time is the sum of their utterances.
 """
 
 from __future__ import annotations
@@ -16,9 +18,17 @@ from typing import Protocol, TypeVar
 
 import msgspec
 
-from engine.recordings.transcripts import Segment, SpeakerStats, Utterance, Word, segment_confidence
+from engine.recordings.transcripts import Segment, SpeakerStats, Utterance, Word, join_words, segment_confidence
 
-__all__ = ["Turn", "label_speakers", "number_by_appearance", "speaker_stats", "utterances"]
+__all__ = [
+    "PAUSE_S",
+    "Turn",
+    "label_segments_by_words",
+    "label_speakers",
+    "number_by_appearance",
+    "speaker_stats",
+    "utterances",
+]
 
 
 class Turn(Protocol):
@@ -82,6 +92,25 @@ def label_speakers(items: Sequence[T], turns: Sequence[Turn]) -> list[T]:
     return [msgspec.structs.replace(item, speaker=index.speaker_at(item.start, item.end)) for item in items]
 
 
+def label_segments_by_words(segments: Sequence[Segment], words: Sequence[Word]) -> list[Segment]:
+    """Each segment with the speaker of most of its words' time (words belong to the segment their
+    middle falls in); a segment without words keeps its label."""
+    ordered = sorted(words, key=lambda w: (w.start + w.end) / 2)
+    middles = [(w.start + w.end) / 2 for w in ordered]
+    out = []
+    for segment in segments:
+        lo = bisect.bisect_left(middles, segment.start)
+        hi = bisect.bisect_right(middles, segment.end)
+        time: dict[str, float] = {}
+        for word in ordered[lo:hi]:
+            if word.speaker is not None and word.channel == segment.channel:
+                time[word.speaker] = time.get(word.speaker, 0.0) + max(word.end - word.start, 0.01)
+        if time:
+            segment = msgspec.structs.replace(segment, speaker=max(time, key=lambda s: (time[s], s)))
+        out.append(segment)
+    return out
+
+
 def number_by_appearance(
     words: Sequence[Word], segments: Sequence[Segment], raw_words: Sequence[Word] | None = None
 ) -> tuple[list[Word], list[Segment], list[Word] | None]:
@@ -109,21 +138,22 @@ def _who(item: Word | Segment) -> tuple[str | None, int | None]:
     return item.speaker, item.channel
 
 
-CHANNEL_PAUSE_S = 1.0
-"""A channel's turn ends at a pause longer than this (or where another channel spoke in between)."""
+PAUSE_S = 1.0
+"""A turn ends at a pause longer than this (or where someone else spoke in between): talk time is
+time spent talking, not the silence between two things one person said minutes apart."""
 
 
 def _channel_runs(items: list[Word | Segment]) -> list[list[Word | Segment]]:
     """Channels talk over each other: each channel's words form turns of their own, which may
     overlap another channel's. A turn goes on through the other party's crosstalk and ends at a
-    pause over `CHANNEL_PAUSE_S`, or where another channel said something wholly inside the pause
+    pause over `PAUSE_S`, or where another channel said something wholly inside the pause
     (A, then B, then A again is three turns)."""
     starts = [i.start for i in items]
     runs: list[list[Word | Segment]] = []
     for channel in sorted({i.channel for i in items}, key=lambda c: -1 if c is None else c):
         own = [i for i in items if i.channel == channel]
         for prev, item in zip([None, *own], own, strict=False):
-            if prev is None or item.start - prev.end > CHANNEL_PAUSE_S or _spoken_between(items, starts, prev, item):
+            if prev is None or item.start - prev.end > PAUSE_S or _spoken_between(items, starts, prev, item):
                 runs.append([item])
             else:
                 runs[-1].append(item)
@@ -140,15 +170,16 @@ def _spoken_between(
 
 
 def utterances(words: Sequence[Word], segments: Sequence[Segment]) -> list[Utterance]:
-    """Turns (of segments, without word timestamps): runs of consecutive words with one speaker;
-    with channels, each channel's own turns (see `_channel_runs`). In order of start."""
+    """Turns (of segments, without word timestamps): runs of consecutive words with one speaker and
+    no pause over `PAUSE_S`; with channels, each channel's own turns (see `_channel_runs`). In order
+    of start."""
     items: list[Word | Segment] = sorted(words if words else segments, key=lambda i: (i.start, i.end))
     runs: list[list[Word | Segment]] = []
     if any(i.channel is not None for i in items):
         runs = _channel_runs(items)
     else:
         for item in items:
-            if runs and _who(runs[-1][-1]) == _who(item):
+            if runs and _who(runs[-1][-1]) == _who(item) and item.start - runs[-1][-1].end <= PAUSE_S:
                 runs[-1].append(item)
             else:
                 runs.append([item])
@@ -156,11 +187,11 @@ def utterances(words: Sequence[Word], segments: Sequence[Segment]) -> list[Utter
     for run in runs:
         speaker, channel = _who(run[0])
         if isinstance(run[0], Word):
-            text = " ".join(w.word for w in run if isinstance(w, Word))
+            text = join_words(w.word for w in run if isinstance(w, Word))
             confidence = sum(w.confidence for w in run if isinstance(w, Word)) / len(run)
             count = len(run)
         else:
-            text = " ".join(s.text for s in run if isinstance(s, Segment))
+            text = join_words(s.text for s in run if isinstance(s, Segment))
             confidence = segment_confidence([s for s in run if isinstance(s, Segment)])
             count = len(text.split())
         out.append(

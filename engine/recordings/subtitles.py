@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.recordings.transcripts import Segment, Transcription, Word
+from engine.recordings.transcripts import Segment, Transcription, Word, join_words
 
 __all__ = ["FORMATS", "label_of", "render"]
 
@@ -54,16 +54,19 @@ def _cues(t: Transcription) -> list[_Cue]:
         return [_Cue(s.start, s.end, s.text, label_of(s.speaker, s.channel)) for s in segments]
     cues: list[_Cue] = []
     words = sorted(t.words, key=lambda w: w.start)
+    taken = [False] * len(words)
     i = 0
     for segment in segments:
         own: list[Word] = []
-        # A segment's words: those of its channel starting within it (channels overlap in time).
+        # A segment's words: those of its channel starting within it (channels overlap in time),
+        # a zero-length word at its very end included, each word in one segment only.
         while i < len(words) and words[i].start < segment.start - 0.01:
             i += 1
         j = i
-        while j < len(words) and words[j].start < segment.end:
-            if words[j].channel == segment.channel:
+        while j < len(words) and (words[j].start < segment.end or words[j].end <= segment.end):
+            if words[j].channel == segment.channel and not taken[j]:
                 own.append(words[j])
+                taken[j] = True
             j += 1
         cues.extend(_split(segment, own))
     return cues
@@ -82,7 +85,7 @@ def _split(segment: Segment, words: list[Word]) -> list[_Cue]:
     if len(runs) == 1:
         return [_Cue(segment.start, segment.end, segment.text, label_of(words[0].speaker, words[0].channel))]
     return [
-        _Cue(run[0].start, run[-1].end, " ".join(w.word for w in run), label_of(run[0].speaker, run[0].channel))
+        _Cue(run[0].start, run[-1].end, join_words(w.word for w in run), label_of(run[0].speaker, run[0].channel))
         for run in runs
     ]
 

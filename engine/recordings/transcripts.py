@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import datetime
 
 import msgspec
@@ -18,6 +19,7 @@ __all__ = [
     "Transcription",
     "Utterance",
     "Word",
+    "join_words",
     "language_summary",
     "segment_confidence",
     "weighted_confidence",
@@ -167,3 +169,40 @@ def segment_confidence(segments: list[Segment]) -> float:
         total += math.exp(s.avg_logprob) * d
         weight += d
     return round(total / weight, 4) if weight else 0.0
+
+
+_UNSPACED = (
+    (0x0E00, 0x0EFF),  # Thai, Lao
+    (0x0F00, 0x0FFF),  # Tibetan
+    (0x1000, 0x109F),  # Myanmar
+    (0x1780, 0x17FF),  # Khmer
+    (0x2E80, 0x2FDF),  # CJK radicals
+    (0x3000, 0x30FF),  # CJK punctuation, Hiragana, Katakana
+    (0x3100, 0x31FF),  # Bopomofo, Katakana extensions
+    (0x3400, 0x4DBF),  # CJK extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0xFF00, 0xFFEF),  # full-width forms, half-width Katakana
+    (0x20000, 0x3134F),  # CJK extensions B-G
+)
+
+
+def _unspaced(char: str) -> bool:
+    """A character of a script written without spaces between words."""
+    code = ord(char)
+    return any(low <= code <= high for low, high in _UNSPACED)
+
+
+def join_words(words: Iterable[str]) -> str:
+    """Words (as stored: no leading space) as running text: a space between two words, except where
+    both sides are in a script written without spaces (Chinese, Japanese, Thai, ...: the model's words
+    there are characters or parts of one word, and "你 好" is not how anyone writes "你好")."""
+    text = ""
+    for word in words:
+        word = word.strip()
+        if not word:
+            continue
+        if text and not (_unspaced(text[-1]) and _unspaced(word[0])):
+            text += " "
+        text += word
+    return text

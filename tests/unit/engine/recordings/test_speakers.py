@@ -5,9 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from engine.diarization import SpeakerTurn
-from engine.recordings.speakers import label_speakers, number_by_appearance, speaker_stats, utterances
+from engine.recordings.speakers import (
+    label_segments_by_words,
+    label_speakers,
+    number_by_appearance,
+    speaker_stats,
+    utterances,
+)
 from engine.recordings.subtitles import render
-from engine.recordings.transcripts import Segment, Transcription, Word
+from engine.recordings.transcripts import Segment, Transcription, Word, join_words
 
 
 def _word(text: str, start: float, end: float, **label: object) -> Word:
@@ -133,3 +139,63 @@ def test_a_channels_turn_goes_on_through_crosstalk_and_ends_where_the_other_part
     turns = [(u.channel, u.text) for u in utterances(words, [])]
     # B's two words are two turns: A went on talking between them.
     assert turns == [(0, "so the plan is"), (1, "uh-huh"), (1, "right"), (0, "ready"), (0, "later")]
+
+
+def test_a_speakers_talk_time_leaves_out_long_pauses_and_the_time_someone_else_talked_unheard() -> None:
+    words = [
+        _word("Okay", 0.0, 0.5, speaker="Speaker 1"),
+        _word("so", 0.6, 0.8, speaker="Speaker 1"),  # a short pause: the same turn
+        # ... another speaker talks from 1 s to 9 s, but the model wrote none of it down ...
+        _word("right.", 9.2, 10.0, speaker="Speaker 1"),
+        _word("Later.", 300.0, 300.5, speaker="Speaker 1"),
+    ]
+    turns = utterances(words, [])
+    assert [(u.start, u.end, u.text) for u in turns] == [
+        (0.0, 0.8, "Okay so"),
+        (9.2, 10.0, "right."),
+        (300.0, 300.5, "Later."),
+    ]
+    (stats,) = speaker_stats(turns)
+    assert (stats.talk_seconds, stats.words, stats.utterances) == (2.1, 4, 3)
+
+
+def test_a_segment_names_the_speaker_of_most_of_its_words_not_of_most_of_its_span() -> None:
+    # Speaker 2's turn covers most of the segment's span but only a breath; every word is Speaker 1's.
+    turns = [SpeakerTurn(0.0, 1.0, 1), SpeakerTurn(1.0, 5.0, 2)]
+    words = label_speakers([_word("Yes", 0.1, 0.5), _word("indeed.", 0.6, 1.0)], turns)
+    segment = Segment(id=0, start=0.0, end=5.0, text="Yes indeed.", avg_logprob=-0.1, no_speech_prob=0.0)
+    by_span = label_speakers([segment], turns)
+    assert by_span[0].speaker == "Speaker 2"
+    (labelled,) = label_segments_by_words(by_span, words)
+    assert labelled.speaker == "Speaker 1"
+    assert {s.speaker for s in speaker_stats(utterances(words, [labelled]))} == {"Speaker 1"}
+    wordless = Segment(id=1, start=6.0, end=7.0, text="", avg_logprob=-1.0, no_speech_prob=0.9, speaker="Speaker 2")
+    assert label_segments_by_words([wordless], words) == [wordless]
+
+
+def test_text_in_scripts_without_spaces_is_joined_without_them() -> None:
+    assert join_words(["你", "好", "世界。"]) == "你好世界。"
+    assert join_words(["こんにちは", "世界"]) == "こんにちは世界"
+    assert join_words(["สวัสดี", "ครับ"]) == "สวัสดีครับ"
+    assert join_words(["Hello", "world."]) == "Hello world."
+    assert join_words(["안녕하세요", "여러분"]) == "안녕하세요 여러분"  # Korean is written with spaces
+    assert join_words(["He", "said", "你好", "twice."]) == "He said 你好 twice."
+    words = [_word("你", 0.0, 0.2, speaker="Speaker 1"), _word("好。", 0.2, 0.4, speaker="Speaker 1"),
+             _word("谢谢", 0.6, 1.0, speaker="Speaker 2")]  # fmt: skip
+    assert [u.text for u in utterances(words, [])] == ["你好。", "谢谢"]
+    segment = Segment(id=0, start=0.0, end=1.0, text="你好。谢谢", avg_logprob=-0.1, no_speech_prob=0.0)
+    assert render(_doc(words, [segment]), "srt").splitlines()[2] == "Speaker 1: 你好。"
+
+
+def test_a_zero_length_word_at_a_segments_end_stays_in_its_cue_and_only_there() -> None:
+    words = [
+        _word("Yes", 0.0, 0.4, speaker="Speaker 1"),
+        _word("no", 0.6, 1.0, speaker="Speaker 2"),
+        _word("way.", 1.0, 1.0, speaker="Speaker 2"),  # the model gives some words no time at all
+        _word("Fine.", 1.0, 1.5, speaker="Speaker 1"),
+    ]
+    first = Segment(id=0, start=0.0, end=1.0, text="Yes no way.", avg_logprob=-0.1, no_speech_prob=0.0)
+    second = Segment(id=1, start=1.0, end=1.5, text="Fine.", avg_logprob=-0.1, no_speech_prob=0.0)
+    srt = render(_doc(words, [first, second]), "srt")
+    assert "Speaker 2: no way." in srt.splitlines()
+    assert srt.count("way.") == 1 and "Speaker 1: Fine." in srt.splitlines()
