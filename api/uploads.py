@@ -42,7 +42,8 @@ async def receive_upload(
         storage=service.storage,
         key_for=lambda ext: service.upload_key(ctx, recording_id, ext),
         limit=service.max_upload_bytes,
-        check_field=await asyncio.to_thread(service.field_checker),  # fields are checked on the event loop
+        check_field=(checks := await asyncio.to_thread(service.field_checker)),  # run on the event loop
+        before_file=checks.before_audio,
     )
     return await asyncio.to_thread(service.register_upload, ctx, recording_id, received)
 
@@ -65,14 +66,16 @@ async def receive_multipart(
     key_for: Callable[[str | None], str],
     limit: int,
     check_field: Callable[[str, str], None],
+    before_file: Callable[[], None] | None = None,
 ) -> ReceivedUpload:
     """Parse a multipart body, streaming its `file` part into storage under `key_for(extension)`.
 
     Other parts are small text fields, checked by `check_field(name, value)` as soon as each one
-    ends (so bad fields sent before the file stop the upload before anything is stored). The
+    ends, and together by `before_file()` as the file part begins (so bad fields sent before the
+    file stop the upload before anything is stored). The
     caller owns the stored object once this returns; on any error nothing is left stored.
     """
-    receiver = _Receiver(storage, key_for, limit, check_field)
+    receiver = _Receiver(storage, key_for, limit, check_field, before_file)
     boundary = multipart_boundary(content_type)
     try:
         parser = PushMultipartParser(boundary, max_segment_count=64, strict=False)
@@ -94,9 +97,15 @@ class _Receiver:
     """The state of one multipart body: the part being read, the file's upload, the text fields."""
 
     def __init__(
-        self, storage: Storage, key_for: Callable[[str | None], str], limit: int, check: Callable[[str, str], None]
+        self,
+        storage: Storage,
+        key_for: Callable[[str | None], str],
+        limit: int,
+        check: Callable[[str, str], None],
+        before_file: Callable[[], None] | None = None,
     ) -> None:
         self._storage = storage
+        self._before_file = before_file
         self._key_for = key_for
         self._limit = limit
         self._check = check
@@ -127,6 +136,8 @@ class _Receiver:
             return
         if self._upload is not None:
             raise InvalidParameter("send exactly one 'file' part")
+        if self._before_file is not None:
+            self._before_file()  # what the fields before it rule out: refused before any audio
         ext = extension_for(segment.filename, segment.content_type)
         content_type = segment.content_type or "application/octet-stream"
         self._upload = StreamingPut(self._storage, self._key_for(ext), content_type, self._limit)

@@ -46,7 +46,7 @@ from engine.storage.streaming import ReceivedUpload, extension_for, safe_filenam
 from engine.vocabularies.apply import hotwords
 from engine.vocabularies.store import VocabularyStore
 
-__all__ = ["RecordingService", "UploadContext", "check_form_field", "json_fields"]
+__all__ = ["FieldChecks", "RecordingService", "UploadContext", "check_form_field", "json_fields"]
 
 MAX_PROMPT_CHARS = 2000
 OPTIONAL_FIELDS = (
@@ -103,6 +103,47 @@ def check_form_field(name: str, value: str, models: Collection[str]) -> None:
             raise InvalidParameter(CHOICE_HELP[name])
     else:
         _check_scalar(name, value)
+
+
+class FieldChecks:
+    """One form's fields, checked as each arrives (`check_form_field`, then the speaker fields
+    against those before them) and, by `before_audio`, once the audio part begins: whatever the
+    fields sent so far already rule out is refused then, not after the whole file has been stored.
+    Fields sent after the file are checked with the rest when the upload is registered."""
+
+    def __init__(self, models: Collection[str], can_diarize: bool) -> None:
+        self._models = models
+        self._can_diarize = can_diarize
+        self._seen: dict[str, str] = {}
+
+    def __call__(self, name: str, value: str) -> None:
+        check_form_field(name, value, self._models if name == "model" else ())
+        self._seen[name] = value
+        if name == "diarize" or name == "channels" or name in SPEAKER_FIELDS:
+            _speaker_conflicts(self._seen)
+
+    def before_audio(self) -> None:
+        if _true(self._seen.get("diarize", "false")) and not self._can_diarize:
+            raise InvalidParameter(NO_DIARIZATION_WORKER)
+
+
+NO_DIARIZATION_WORKER = (
+    "diarize=true needs a diarization worker and no diarization worker is running "
+    "(install the extra with `scripts/setup --diarization`; `earshot up` then starts one)"
+)
+
+
+def _speaker_conflicts(fields: Mapping[str, str]) -> None:
+    """The speaker fields that contradict each other, among those given (each already checked alone)."""
+    if _true(fields.get("diarize", "false")) and fields.get("channels") == "split":
+        raise InvalidParameter(
+            "diarize=true and channels=split do not go together: split labels words by channel already"
+        )
+    low, high = fields.get("min_speakers"), fields.get("max_speakers")
+    if low is not None and high is not None and int(low) > int(high):
+        raise InvalidParameter("min_speakers is more than max_speakers")
+    if "speakers_expected" in fields and (low is not None or high is not None):
+        raise InvalidParameter("give speakers_expected or min_speakers/max_speakers, not both")
 
 
 def _check_scalar(name: str, value: str) -> None:
@@ -214,12 +255,11 @@ class RecordingService:
         self.commit(recording)
         return recording
 
-    def field_checker(self) -> Callable[[str, str], None]:
-        """The check of one optional field (`check_form_field`), with the model names read now (a
-        Redis read: call it off the event loop); the check itself touches nothing, so a streamed
-        form's fields are checked on the event loop."""
-        names = self._models.names()
-        return lambda name, value: check_form_field(name, value, names if name == "model" else ())
+    def field_checker(self) -> FieldChecks:
+        """The checks of one form's optional fields (`FieldChecks`), with the model names and the
+        live pools read now (a Redis read: call it off the event loop); the checks themselves
+        touch nothing, so a streamed form's fields are checked on the event loop."""
+        return FieldChecks(self._models.names(), self._models.can_diarize())
 
     def new_recording(
         self,
@@ -284,15 +324,7 @@ class RecordingService:
             raise InvalidParameter(f"{', '.join(counts)} need diarize=true")
         if not diarize:
             return {}
-        if fields.get("channels") == "split":
-            raise InvalidParameter(
-                "diarize=true and channels=split do not go together: split labels words by channel already"
-            )
-        low, high = counts.get("min_speakers"), counts.get("max_speakers")
-        if low is not None and high is not None and low > high:
-            raise InvalidParameter("min_speakers is more than max_speakers")
-        if "speakers_expected" in counts and (low is not None or high is not None):
-            raise InvalidParameter("give speakers_expected or min_speakers/max_speakers, not both")
+        _speaker_conflicts(fields)
         self._need_diarization()
         return {"diarize": True, **counts}
 
@@ -431,10 +463,7 @@ class RecordingService:
 
     def _need_diarization(self) -> None:
         if not self._models.can_diarize():
-            raise InvalidParameter(
-                "diarize=true needs a diarization worker and no diarization worker is running "
-                "(install the extra with `scripts/setup --diarization`; `earshot up` then starts one)"
-            )
+            raise InvalidParameter(NO_DIARIZATION_WORKER)
 
     def transcription(self, tenant_id: str, recording_id: str) -> Transcription:
         recording = self.get(tenant_id, recording_id)

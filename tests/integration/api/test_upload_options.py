@@ -3,12 +3,16 @@ and the checks on diarization's options (the diarization stage itself: tests/int
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import socket
 import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
 
+from engine.access.keys import IssuedKey
 from tests.conftest import Stack
 from tests.faults import upload
 
@@ -141,3 +145,35 @@ def test_bad_speaker_and_channel_options_are_refused_and_nothing_is_stored(
     assert error["code"] == "INVALID_PARAMETER" and message in error["message"]
     assert api.get("/v1/recordings").json()["total"] == 0
     assert upload(api, audio_dir / "espeak_1.wav").status_code == 201  # the key still works
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"diarize": "true"}, {"diarize": "true", "min_speakers": "4", "max_speakers": "2"}],
+    ids=["no-diarization-worker", "min-over-max"],
+)
+def test_speaker_options_that_cannot_be_met_are_refused_before_the_audio_is_sent(
+    stack: Stack, api: httpx.Client, tenant: IssuedKey, fields: dict[str, str]
+) -> None:
+    """The fields come first and the audio never ends: the 400 must not wait for the whole file
+    (a 1 GiB upload would otherwise be sent in full to be refused)."""
+    credentials = base64.b64encode(f"{tenant.api_key}:{tenant.api_secret}".encode())
+    parts = b"".join(
+        b'--B\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % (name.encode(), value.encode())
+        for name, value in fields.items()
+    )
+    parts += b'--B\r\nContent-Disposition: form-data; name="file"; filename="long.wav"\r\n\r\n' + b"\0" * 65536
+    head = (
+        "POST /v1/recordings HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Basic {credentials.decode()}\r\n"
+        "Content-Type: multipart/form-data; boundary=B\r\nTransfer-Encoding: chunked\r\n\r\n"
+    ).encode()
+    port = int(stack.url.rsplit(":", 1)[1])
+    answer = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
+        sock.sendall(head + b"%x\r\n%s\r\n" % (len(parts), parts))  # ... and the rest of the audio never comes
+        with contextlib.suppress(OSError):
+            while b"INVALID_PARAMETER" not in answer and (data := sock.recv(65536)):
+                answer += data
+    assert answer.startswith(b"HTTP/1.1 400") and b"INVALID_PARAMETER" in answer, answer[:300]
+    assert api.get("/v1/recordings").json()["total"] == 0
