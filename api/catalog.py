@@ -16,11 +16,22 @@ from engine.errors import ModelNotFound
 from engine.jobs.routing import ModelCatalog
 from engine.settings import Settings
 
-__all__ = ["OPENAI_MODEL_ALIASES", "ModelInfo", "ModelList", "OpenAIModel", "get_model", "list_models"]
+__all__ = [
+    "OPENAI_DIARIZE_MODEL",
+    "OPENAI_MODEL_ALIASES",
+    "ModelInfo",
+    "ModelList",
+    "OpenAIModel",
+    "get_model",
+    "list_models",
+]
 
 OPENAI_MODEL_ALIASES = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe")
 """Model names OpenAI clients send; each means this deployment's default model (the first is the
 one error messages name)."""
+OPENAI_DIARIZE_MODEL = "gpt-4o-transcribe-diarize"
+"""OpenAI's speaker-labelling model name: the default model with `diarize=true`, offered while a
+diarization worker is alive."""
 _STARTED = int(time.time())
 
 
@@ -68,6 +79,8 @@ def list_models(tenant_id: str, settings: Settings, catalog: ModelCatalog) -> Mo
         ]
         models.append(ModelInfo(name=name, default=name == settings.model, queue=catalog.queue_for(name), pools=pools))
     names = [m.name for m in models] + list(OPENAI_MODEL_ALIASES)
+    if catalog.can_diarize():
+        names.append(OPENAI_DIARIZE_MODEL)
     return ModelList(models=models, data=[OpenAIModel(id=name, created=_STARTED) for name in names])
 
 
@@ -76,6 +89,8 @@ def get_model(model_id: str, tenant_id: str, catalog: ModelCatalog) -> OpenAIMod
     """One name the audio routes accept, in OpenAI's model shape (`client.models.retrieve`); a model
     path such as `/models/faster-whisper-large-v3` is a name too."""
     names = catalog.names() | set(OPENAI_MODEL_ALIASES)
+    if catalog.can_diarize():
+        names.add(OPENAI_DIARIZE_MODEL)
     for name in (model_id, model_id[1:]):  # a path parameter keeps its leading slash
         if name in names:
             return OpenAIModel(id=name, created=_STARTED)

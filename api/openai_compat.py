@@ -8,6 +8,8 @@ clients send `Authorization: Bearer api_key:api_secret`); errors are in OpenAI's
 
 `whisper-1` means the deployment's default model. An English-only model (`*.en`) cannot translate,
 nor transcribe another language: 400, naming the model; a multilingual model translates.
+`gpt-4o-transcribe-diarize` is the default model with `diarize=true` (while a diarization worker
+is alive): `response_format=diarized_json` answers speaker turns labelled `A`, `B`, ... as OpenAI's.
 `temperature` is checked (0-1) but not used: the workers decode with their own fallback schedule.
 """
 
@@ -24,7 +26,7 @@ from litestar import Controller, Request, Response, post
 
 from api.auth import credentials
 from api.bodies import timed
-from api.catalog import OPENAI_MODEL_ALIASES
+from api.catalog import OPENAI_DIARIZE_MODEL, OPENAI_MODEL_ALIASES
 from api.docs import openai_errors
 from api.errors import REGISTERED, openai_exception_handlers
 from api.limits import ApiLimits, UploadSlots
@@ -55,7 +57,7 @@ goes on and can be fetched by id). Below the OpenAI SDK's default 600 s request 
 NO_WORKER_GRACE_S = 20.0
 """With no live worker for the model, how long a request waits for one to start before it is answered
 503 (nothing kept) instead of waiting SYNC_WAIT_S for a 504: workers announce every few seconds."""
-RESPONSE_FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
+RESPONSE_FORMATS = ("json", "text", "srt", "vtt", "verbose_json", "diarized_json")
 GRANULARITIES = ("word", "segment")
 _FAILURES: dict[str, type[EarshotError]] = {"INVALID_AUDIO": InvalidAudio, "AUDIO_TOO_LONG": AudioTooLong}
 
@@ -75,7 +77,9 @@ class AudioForm:
     task: str
     default_model: str
     models: Collection[str]
+    can_diarize: bool = False
     model: str | None = None
+    diarize: bool = False
     language: str | None = None
     prompt: str | None = None
     temperature: float = 0.0
@@ -102,6 +106,11 @@ class AudioForm:
             self.granularities.add(value)
         elif name == "stream" and value.lower() == "true":
             raise OpenAIParameterError("streaming is not supported; leave stream unset", "stream")
+        elif name in ("known_speaker_names[]", "known_speaker_references[]"):
+            raise OpenAIParameterError(
+                "known speakers are not supported: speakers are told apart by voice and labelled A, B, ...",
+                name.removesuffix("[]"),
+            )
 
     def _language(self, value: str) -> None:
         if value != "auto" and value not in LANGUAGES:
@@ -111,6 +120,17 @@ class AudioForm:
             self._compatible(self.model)
 
     def _model(self, value: str) -> str:
+        if value == OPENAI_DIARIZE_MODEL:
+            if not self.can_diarize:
+                raise OpenAIParameterError(
+                    f"model {value!r} needs a diarization worker and none is running (install the extra "
+                    "with `scripts/setup --diarization`; `earshot up` then starts one)",
+                    "model",
+                )
+            if self.task == "translate":
+                raise OpenAIParameterError(f"model {value!r} transcribes; it does not translate", "model")
+            self.diarize = True
+            value = self.default_model
         model = self.default_model if value in OPENAI_MODEL_ALIASES else value
         if model not in self.models:
             raise OpenAIParameterError(
@@ -125,9 +145,15 @@ class AudioForm:
         """The upload fields of the ordinary recording this request becomes."""
         model = self.model or self.default_model
         self._compatible(model)
+        if self.response_format == "diarized_json" and not self.diarize:
+            raise OpenAIParameterError(
+                f"response_format diarized_json needs model {OPENAI_DIARIZE_MODEL} (speakers)", "response_format"
+            )
         fields = {"model": model, "language": self.language or "auto", "word_timestamps": "true", "task": self.task}
         if self.prompt:
             fields["initial_prompt"] = self.prompt
+        if self.diarize:
+            fields["diarize"] = "true"
         return fields
 
     def _compatible(self, model: str) -> None:
@@ -229,11 +255,49 @@ def _segments(t: Transcription, temperature: float) -> list[dict[str, Any]]:
     ]
 
 
+def speaker_letter(label: str | None) -> str:
+    """`Speaker 1` → `A`, `Speaker 2` → `B`, ... `Speaker 27` → `AA` (OpenAI's labels)."""
+    number = int(label.rsplit(" ", 1)[-1]) if label and label.rsplit(" ", 1)[-1].isdigit() else 1
+    letters = ""
+    while number > 0:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def _diarized(t: Transcription, usage: dict[str, Any]) -> dict[str, Any]:
+    if t.diarization is not None and t.diarization.status == "failed":
+        reason = t.diarization.error.message if t.diarization.error else "speaker diarization failed"
+        raise TranscriptionError(
+            f"{reason}; the transcript without speakers is GET /v1/recordings/{t.recording_id}/transcription"
+        )
+    segments = [
+        {
+            "type": "transcript.text.segment",
+            "id": f"seg_{n}",
+            "start": u.start,
+            "end": u.end,
+            "text": u.text,
+            "speaker": speaker_letter(u.speaker),
+        }
+        for n, u in enumerate(t.utterances or [])
+    ]
+    return {
+        "task": "transcribe",
+        "duration": t.duration_seconds or 0.0,
+        "text": t.text,
+        "segments": segments,
+        "usage": usage,
+    }
+
+
 def answer(t: Transcription, form: AudioForm) -> Response[Any]:
     """The transcript in OpenAI's `response_format`."""
     if form.response_format in FORMATS:
         return Response(render(t, form.response_format), media_type=FORMATS[form.response_format])
     usage = {"type": "duration", "seconds": t.duration_seconds or 0.0}
+    if form.response_format == "diarized_json":
+        return Response(_diarized(t, usage))
     if form.response_format == "json":
         return Response({"text": t.text, "usage": usage})
     body: dict[str, Any] = {
@@ -261,7 +325,12 @@ async def _run(
 ) -> Response[Any]:
     limits, uploads = guard
     check_declared_length(request.headers.get("content-length"), settings.max_upload_bytes)
-    form = AudioForm(task=task, default_model=settings.model, models=await asyncio.to_thread(catalog.names))
+    form = AudioForm(
+        task=task,
+        default_model=settings.model,
+        models=await asyncio.to_thread(catalog.names),
+        can_diarize=await asyncio.to_thread(catalog.can_diarize),
+    )
     ctx = UploadContext(
         tenant_id=tenant_id,
         client_ip=request.client.host if request.client else None,
@@ -329,8 +398,9 @@ class OpenAIAudioController(Controller):
         uploads: UploadSlots,
     ) -> Response[Any]:
         """OpenAI's `audio.transcriptions.create`: multipart `file` and `model` (`whisper-1` or a
-        name from GET /v1/models), optional `language`, `prompt`, `temperature`, `response_format`
-        (json, text, srt, vtt, verbose_json) and `timestamp_granularities[]` (word, segment).
+        name from GET /v1/models; `gpt-4o-transcribe-diarize` for speakers), optional `language`,
+        `prompt`, `temperature`, `response_format` (json, text, srt, vtt, verbose_json,
+        diarized_json) and `timestamp_granularities[]` (word, segment).
 
         Answered when the transcription is done (504 TRANSCRIPTION_TIMEOUT after 300 s); the
         recording is an ordinary one. Errors in OpenAI's shape."""

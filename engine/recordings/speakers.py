@@ -87,9 +87,22 @@ T = TypeVar("T", Word, Segment)
 
 
 def label_speakers(items: Sequence[T], turns: Sequence[Turn]) -> list[T]:
-    """Words or segments, each with `speaker` set from the turns (unchanged when there are none)."""
+    """Words or segments, each with `speaker` set from the turns (unchanged when there are none).
+
+    An item with no duration (the model gives some words none) has no audio of its own to tell its
+    speaker by: it takes the speaker of the item before it in time (the one after it, if it is
+    first), so that a word timed exactly at a change of speaker does not break a turn in two."""
     index = _Index.of(turns)
-    return [msgspec.structs.replace(item, speaker=index.speaker_at(item.start, item.end)) for item in items]
+    labels = [index.speaker_at(item.start, item.end) for item in items]
+    order = sorted(range(len(items)), key=lambda i: (items[i].start, items[i].end))
+    timed = [i for i in order if items[i].end > items[i].start]
+    if timed and len(timed) < len(items):
+        starts = [items[i].start for i in timed]
+        for i in order:
+            if items[i].end <= items[i].start:
+                at = bisect.bisect_right(starts, items[i].start) - 1
+                labels[i] = labels[timed[max(at, 0)]]
+    return [msgspec.structs.replace(item, speaker=label) for item, label in zip(items, labels, strict=True)]
 
 
 def label_segments_by_words(segments: Sequence[Segment], words: Sequence[Word]) -> list[Segment]:

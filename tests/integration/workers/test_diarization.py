@@ -31,6 +31,8 @@ class Diarizing:
     client: httpx.Client
     log: Path
     transcription_log: Path
+    url: str
+    bearer: str
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +52,9 @@ def diarizing(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         wait_for("diarization pools", lambda: sum(p.model == DIARIZATION for p in registry.live()) >= 2, timeout=30)
         key = stack.tenant("diarization")
         with watched_client(f"http://127.0.0.1:{port}", (key.api_key, key.api_secret)) as client:
-            yield Diarizing(client, logs / "node.log", logs / "transcription.log")
+            yield Diarizing(
+                client, logs / "node.log", logs / "transcription.log", f"http://127.0.0.1:{port}", key.bearer
+            )
     finally:
         for proc in reversed(procs):
             proc.stop()
@@ -191,3 +195,31 @@ def test_a_diarization_worker_killed_mid_stage_loses_nothing(
     assert finished_by and victim not in finished_by
     # The transcript was not redone: transcribed once, and one transcript object is left.
     assert len([e for e in events(diarizing.transcription_log, "transcribing") if e.get("recording_id") == rid]) == 1
+
+
+def test_an_openai_client_gets_speaker_turns_from_the_diarize_model(diarizing: Diarizing, audio_dir: Path) -> None:
+    """The `openai` SDK, unmodified, as its users call OpenAI's speaker-labelling model."""
+    import openai
+    from openai.types.audio import TranscriptionDiarized
+
+    sample = audio_dir / "diarization" / "sample.wav"
+    with openai.OpenAI(api_key=diarizing.bearer, base_url=f"{diarizing.url}/v1", max_retries=0, timeout=300) as oai:
+        wait_for(
+            "the diarize model to be offered",
+            lambda: "gpt-4o-transcribe-diarize" in {m.id for m in oai.models.list()},
+            timeout=15,
+        )
+        result = oai.audio.transcriptions.create(
+            model="gpt-4o-transcribe-diarize",
+            file=(sample.name, sample.read_bytes()),
+            response_format="diarized_json",
+            chunking_strategy="auto",
+        )
+    assert isinstance(result, TranscriptionDiarized)
+    assert result.task == "transcribe" and result.duration == pytest.approx(30.0, abs=0.5) and result.text
+    assert {s.speaker for s in result.segments} == {"A", "B"}
+    assert [s.start for s in result.segments] == sorted(s.start for s in result.segments)
+    assert all(s.type == "transcript.text.segment" and s.text and s.end >= s.start for s in result.segments)
+    turns: list[dict[str, object]] = [{"speaker": s.speaker, "start": s.start, "end": s.end} for s in result.segments]
+    agreement = _agreement(turns, _reference(audio_dir / "diarization" / "sample.rttm", "sample"))
+    assert agreement >= 0.75, agreement

@@ -17,13 +17,14 @@ from api.openai_compat import (
     OpenAIParameterError,
     answer,
     english_only,
+    speaker_letter,
     wait_for,
     wait_limit,
     worker_appears,
 )
 from engine import errors
 from engine.recordings.model import Recording, RecordingError, Status
-from engine.recordings.transcripts import Segment, Transcription, Word
+from engine.recordings.transcripts import Diarization, Segment, Transcription, Utterance, Word
 
 NOW = datetime(2025, 10, 6, tzinfo=UTC)
 
@@ -287,3 +288,50 @@ def test_errors_on_the_openai_routes_are_in_openais_shape(
         assert response.headers["www-authenticate"].startswith("Bearer")
     if status == 429:
         assert response.headers["retry-after"] == "7"
+
+
+def test_the_diarize_model_asks_for_speakers_only_where_a_diarization_worker_lives() -> None:
+    diarizing = AudioForm(task="transcribe", default_model="tiny.en", models={"tiny.en"}, can_diarize=True)
+    diarizing.check("model", "gpt-4o-transcribe-diarize")
+    diarizing.check("response_format", "diarized_json")
+    assert diarizing.fields()["diarize"] == "true" and diarizing.fields()["model"] == "tiny.en"
+    with pytest.raises(OpenAIParameterError, match="diarization worker") as none:
+        form(model="gpt-4o-transcribe-diarize")  # can_diarize is False
+    assert none.value.param == "model"
+    with pytest.raises(OpenAIParameterError, match="needs model gpt-4o-transcribe-diarize") as plain:
+        form(model="whisper-1", response_format="diarized_json").fields()
+    assert plain.value.param == "response_format"
+    with pytest.raises(OpenAIParameterError) as known:
+        diarizing.check("known_speaker_names[]", "agent")
+    assert known.value.param == "known_speaker_names"
+    translating = AudioForm(task="translate", default_model="small", models={"small"}, can_diarize=True)
+    with pytest.raises(OpenAIParameterError, match="does not translate"):
+        translating.check("model", "gpt-4o-transcribe-diarize")
+
+
+def test_diarized_json_is_openais_speaker_segments_lettered_a_b() -> None:
+    t = transcription()
+    t.utterances = [
+        Utterance(speaker="Speaker 1", start=0.0, end=0.8, text="And so", confidence=0.85, words=2),
+        Utterance(speaker="Speaker 2", start=1.0, end=2.5, text="my fellow Americans", confidence=0.9, words=3),
+    ]
+    t.diarization = Diarization(status="completed", speakers=2)
+    f = AudioForm(task="transcribe", default_model="tiny.en", models={"tiny.en"}, can_diarize=True)
+    f.check("model", "gpt-4o-transcribe-diarize")
+    f.check("response_format", "diarized_json")
+    assert answer(t, f).content == {
+        "task": "transcribe",
+        "duration": 2.5,
+        "text": "And so my fellow Americans",
+        "segments": [
+            {"type": "transcript.text.segment", "id": "seg_0", "start": 0.0, "end": 0.8,
+             "text": "And so", "speaker": "A"},
+            {"type": "transcript.text.segment", "id": "seg_1", "start": 1.0, "end": 2.5,
+             "text": "my fellow Americans", "speaker": "B"},
+        ],
+        "usage": {"type": "duration", "seconds": 2.5},
+    }  # fmt: skip
+    assert [speaker_letter(f"Speaker {n}") for n in (1, 2, 26, 27, 28)] == ["A", "B", "Z", "AA", "AB"]
+    t.diarization = Diarization(status="failed", error=RecordingError(code="DIARIZATION_FAILED", message="it broke"))
+    with pytest.raises(errors.TranscriptionError, match="it broke; the transcript without speakers"):
+        answer(t, f)

@@ -199,3 +199,14 @@ def test_a_zero_length_word_at_a_segments_end_stays_in_its_cue_and_only_there() 
     srt = render(_doc(words, [first, second]), "srt")
     assert "Speaker 2: no way." in srt.splitlines()
     assert srt.count("way.") == 1 and "Speaker 1: Fine." in srt.splitlines()
+
+
+def test_a_word_with_no_duration_takes_the_speaker_of_the_word_before_it() -> None:
+    # "needed" has no time of its own, at the very moment the turns change speaker.
+    turns = [SpeakerTurn(10.0, 10.42, 1), SpeakerTurn(10.42, 10.6, 2), SpeakerTurn(10.6, 11.0, 1)]
+    words = [_word("I", 10.08, 10.42), _word("needed", 10.42, 10.42), _word("to", 10.6, 10.9)]
+    assert [w.speaker for w in label_speakers(words, turns)] == ["Speaker 1"] * 3
+    first = [_word("So,", 27.86, 27.86), _word("what", 27.94, 28.28)]
+    assert [w.speaker for w in label_speakers(first, [SpeakerTurn(27.0, 27.9, 2), SpeakerTurn(27.9, 29.0, 1)])] == [
+        "Speaker 1", "Speaker 1",
+    ]  # fmt: skip
