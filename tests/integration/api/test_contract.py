@@ -49,7 +49,7 @@ WORD_FIELDS = {"word": STR, "start": NUM, "end": NUM, "confidence": NUM}
 SEGMENT_FIELDS = {
     "id": INT, "start": NUM, "end": NUM, "text": STR, "avg_logprob": NUM, "no_speech_prob": NUM,
     "compression_ratio": NUM,  # an extension: the segment's quality signals (README)
-    "language": (STR, NULL), "speaker": (INT, NULL), "channel": (INT, NULL),  # extensions (README)
+    "language": (STR, NULL), "speaker": (STR, NULL), "channel": (INT, NULL),  # extensions (README)
 }  # fmt: skip
 LIST_FIELDS: dict[str, Any] = {
     "recordings": list, "uri": STR, "first_page_uri": STR, "next_page_uri": (STR, NULL),
