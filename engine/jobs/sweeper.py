@@ -36,7 +36,7 @@ class Fail(Protocol):
 
     def __call__(
         self, recording: Recording, exc: JobFailure, *, only_if: Callable[[Recording], bool] | None = None
-    ) -> object: ...
+    ) -> Recording | None: ...
 
 
 def finish_deletes(index: Index, storage: Storage) -> None:
@@ -72,8 +72,8 @@ def sweep(
         if without_audio(recording):  # a call still going on, or one whose end never came
             if fail is not None and call_max_s is not None and _call_too_long(recording, call_max_s):
                 # Only while it still waits: an end callback may bring the URL at this very moment.
-                fail(recording, SourceFetchFailed(_call_message(call_max_s)), only_if=without_audio)
-                log.warning("failed a call whose end never came", extra={"recording_id": recording_id})
+                if fail(recording, SourceFetchFailed(_call_message(call_max_s)), only_if=without_audio):
+                    log.warning("failed a call whose end never came", extra={"recording_id": recording_id})
                 continue
         elif not locks.held(recording_id):
             enqueue(recording)
